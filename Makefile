@@ -1,0 +1,63 @@
+# The two commands a newcomer runs: `make run` and `make test`. Everything they need is installed
+# from the lock files into .venv; system packages come from `make sysdeps` (Debian, as root).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DJANGO_SETTINGS_MODULE := ecabinet.settings
+
+.PHONY: run test lint format bench messages sysdeps venv clean-venv check
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip>=24"
+
+# Stamp files so a changed lock reinstalls and an unchanged one costs nothing.
+$(VENV)/.runtime-installed: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e . || $(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e . || $(BIN)/pip install -q --no-deps -e .
+	touch $(VENV)/.runtime-installed $@
+
+venv: $(VENV)/.runtime-installed
+
+messages: $(VENV)/.runtime-installed
+	cd ecabinet && ../$(BIN)/django-admin compilemessages -v 0
+
+# Debian packages the tests drive from outside: Chromium for browser tests, gettext for messages.
+sysdeps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing system packages:$$missing (run 'sudo make sysdeps')" >&2; exit 1; fi; \
+	fi
+
+run: venv messages
+	$(BIN)/ecabinet migrate --noinput -v 0
+	$(BIN)/ecabinet seed-demo --if-empty
+	$(BIN)/ecabinet serve
+
+test: sysdeps $(VENV)/.dev-installed messages
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check ecabinet bench
+	$(BIN)/ruff format --check ecabinet bench
+	$(BIN)/mypy ecabinet
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff format ecabinet bench
+	$(BIN)/ruff check --fix ecabinet bench
+
+bench: $(VENV)/.dev-installed messages
+	$(BIN)/python bench/run.py
+
+clean-venv:
+	rm -rf $(VENV)

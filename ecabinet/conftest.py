@@ -1,0 +1,51 @@
+"""Fixtures every app's tests use."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from ecabinet.identity.core import totp
+from ecabinet.identity.models import Role, User
+from ecabinet.identity.tests.factories import PASSWORD, GovernmentFactory, UserFactory
+
+
+@pytest.fixture
+def government() -> Any:
+    return GovernmentFactory()
+
+
+@pytest.fixture
+def make_user(government: Any) -> Callable[..., User]:
+    def make(role: str = Role.MEMBER, **kwargs: Any) -> User:
+        kwargs.setdefault("organisation", government)
+        return UserFactory(role=role, **kwargs)
+
+    return make
+
+
+def fresh_code(user: User, *, offset_steps: int = 0) -> str:
+    """A valid code for a step later than any the user has used (tests run faster than 30 s)."""
+    step = max(int(time.time() // totp.STEP_SECONDS), user.totp_last_step + 1) + offset_steps
+    return totp.code_for(user.test_totp_secret, now=step * totp.STEP_SECONDS)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def login_client() -> Callable[[User], Client]:
+    """A browser client signed in through the real two-step sign-in pages."""
+
+    def login(user: User) -> Client:
+        client = Client()
+        response = client.post("/login/", {"username": user.username, "password": PASSWORD})
+        assert response.status_code == 302, response.content
+        if user.mfa_enrolled:
+            user.refresh_from_db()
+            response = client.post("/login/code/", {"code": fresh_code(user)})
+            assert response.status_code == 302, response.content
+        return client
+
+    return login

@@ -1,0 +1,394 @@
+"""Every change to identities, sessions and devices goes through these functions.
+
+Each writes its audit entry. Refusals (wrong password, wrong code) are recorded outside any
+transaction that is rolled back, so the entry stays while nothing else changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from ecabinet.audit import events
+from ecabinet.audit.actions import record
+from ecabinet.identity import errors, throttle
+from ecabinet.identity.core import secretbox, totp
+from ecabinet.identity.models import ApiToken, Clearance, Device, LoginThrottle, Organisation, Role, User, UserSession
+
+TOTP_PURPOSE = "totp"
+SESSION_LOGIN_AT = "ecab_login_at"
+SESSION_SEEN_AT = "ecab_seen_at"
+SESSION_MFA = "ecab_mfa"
+SESSION_PENDING_USER = "ecab_pending_user"
+SESSION_PENDING_AT = "ecab_pending_at"
+PENDING_SECONDS = 300
+TOKEN_PREFIX = "ecab_"
+
+
+def _session_store(key: str) -> SessionBase:
+    engine = import_string(settings.SESSION_ENGINE + ".SessionStore")
+    return engine(session_key=key)  # type: ignore[no-any-return]
+
+
+# --- creating people and organisations -------------------------------------------------------
+
+
+def create_organisation(*, name: str, kind: str, short_name: str = "", parent: Organisation | None = None, acting_user: Any = None) -> Organisation:
+    with transaction.atomic():
+        org = Organisation.objects.create(name=name, kind=kind, short_name=short_name, parent=parent)
+        record(events.ORGANISATION_CREATED, actor=acting_user, obj=org, details={"name": name, "kind": kind})
+    return org
+
+
+def create_user(
+    *,
+    username: str,
+    password: str | None,
+    role: str,
+    organisation: Organisation | None,
+    full_name: str = "",
+    title: str = "",
+    email: str = "",
+    clearance: int = Clearance.INTERNAL,
+    language: str = "vi",
+    acting_user: Any = None,
+) -> User:
+    if role not in Role.values:
+        raise errors.ECabinetError(f"unknown role {role!r}")
+    with transaction.atomic():
+        user = User(
+            username=username,
+            role=role,
+            organisation=organisation,
+            full_name=full_name,
+            title=title,
+            email=email,
+            clearance=clearance,
+            language=language,
+        )
+        _sync_admin_flags(user)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save()
+        record(
+            events.USER_CREATED,
+            actor=acting_user,
+            obj=user,
+            details={"username": username, "role": role, "clearance": Clearance(clearance).key},
+        )
+    return user
+
+
+def _sync_admin_flags(user: User) -> None:
+    # Django admin keys on is_staff/is_superuser; the role is the one source of truth.
+    user.is_staff = user.is_superuser = user.role == Role.ADMIN
+
+
+# --- signing in ----------------------------------------------------------------------------
+
+
+def check_password(username: str, password: str, *, source_ip: str | None) -> User:
+    """First step of a sign-in. Same answer, and the same work, for unknown and known names."""
+    verdict = throttle.check(username, source_ip)
+    if not verdict.allowed:
+        _refuse(username, source_ip, stage="password", locked=verdict.locked)
+        if verdict.locked:
+            raise errors.LoginLocked()
+        raise errors.LoginThrottled(f"Try again in {verdict.retry_after} seconds.", retry_after=verdict.retry_after)
+    user = auth.authenticate(None, username=username, password=password)
+    if user is None:
+        locked = throttle.record_failure(username, source_ip)
+        known = User.objects.filter(username=username).first()
+        record(
+            events.LOGIN_FAILED,
+            actor=known,
+            object_type="identity.user" if known else "",
+            object_id=known.pk if known else "",
+            source_ip=source_ip,
+            details={"username": username[:150], "stage": "password", "reason": _failure_reason(known)},
+        )
+        if locked:
+            record(events.LOGIN_LOCKED, actor=known, source_ip=source_ip, details={"username": username[:150]})
+        raise errors.BadCredentials()
+    assert isinstance(user, User)
+    return user
+
+
+def _failure_reason(known: User | None) -> str:
+    if known is None:
+        return "unknown_user"
+    return "disabled" if not known.is_active else "bad_password"
+
+
+def _refuse(username: str, source_ip: str | None, *, stage: str, locked: bool) -> None:
+    known = User.objects.filter(username=username).first()
+    record(
+        events.LOGIN_THROTTLED,
+        actor=known,
+        source_ip=source_ip,
+        details={"username": username[:150], "stage": stage, "locked": locked},
+    )
+
+
+def check_totp(user: User, code: str, *, source_ip: str | None) -> None:
+    """Second step. A code counts once: its time step must be later than the last one used."""
+    verdict = throttle.check(user.username, source_ip)
+    if not verdict.allowed:
+        _refuse(user.username, source_ip, stage="totp", locked=verdict.locked)
+        if verdict.locked:
+            raise errors.LoginLocked()
+        raise errors.LoginThrottled(f"Try again in {verdict.retry_after} seconds.", retry_after=verdict.retry_after)
+    if not user.mfa_enrolled:
+        raise errors.MfaNotEnrolled()
+    secret = secretbox.unseal(settings.SECRET_KEY, TOTP_PURPOSE, user.totp_secret)
+    step = totp.matching_step(secret, code)
+    # The conditional UPDATE is what makes a code single-use even for two requests in parallel.
+    if step is None or not User.objects.filter(pk=user.pk, totp_last_step__lt=step).update(totp_last_step=step):
+        throttle.record_failure(user.username, source_ip)
+        event = events.MFA_FAILED if step is None else events.MFA_REPLAYED
+        record(event, actor=user, obj=user, source_ip=source_ip, details={"stage": "totp"})
+        raise errors.MfaInvalid()
+    user.totp_last_step = step
+    throttle.reset_account(user.username)
+
+
+def start_totp_enrolment(user: User) -> str:
+    """Give the user a fresh secret to scan. It becomes active only when a code from it is confirmed."""
+    if user.mfa_enrolled:
+        raise errors.MfaAlreadyEnrolled()
+    secret = totp.new_secret()
+    user.totp_secret = secretbox.seal(settings.SECRET_KEY, TOTP_PURPOSE, secret)
+    User.objects.filter(pk=user.pk).update(totp_secret=user.totp_secret)
+    return secret
+
+
+def pending_totp_secret(user: User) -> str | None:
+    if not user.totp_secret:
+        return None
+    return secretbox.unseal(settings.SECRET_KEY, TOTP_PURPOSE, user.totp_secret)
+
+
+def confirm_totp_enrolment(user: User, code: str, *, source_ip: str | None) -> None:
+    if user.mfa_enrolled:
+        raise errors.MfaAlreadyEnrolled()
+    secret = pending_totp_secret(user)
+    step = totp.matching_step(secret, code) if secret else None
+    if step is None:
+        throttle.record_failure(user.username, source_ip)
+        record(events.MFA_FAILED, actor=user, obj=user, source_ip=source_ip, details={"stage": "enrolment"})
+        raise errors.MfaInvalid()
+    with transaction.atomic():
+        now = timezone.now()
+        User.objects.filter(pk=user.pk).update(totp_confirmed_at=now, totp_last_step=step)
+        user.totp_confirmed_at, user.totp_last_step = now, step
+        record(events.MFA_ENROLLED, actor=user, obj=user, source_ip=source_ip, details={"method": "totp"})
+    throttle.reset_account(user.username)
+
+
+def reset_mfa(user: User, *, acting_user: User, source_ip: str | None) -> None:
+    """Clear a lost authenticator; the user enrols again at the next sign-in. Ends their sessions."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(totp_secret="", totp_confirmed_at=None)
+        user.totp_secret, user.totp_confirmed_at = "", None
+        record(events.MFA_RESET, actor=acting_user, obj=user, source_ip=source_ip, details={"username": user.username})
+        _end_sessions(user)
+
+
+def begin_pending_login(request: HttpRequest, user: User) -> None:
+    """Remember, for a few minutes, who passed the password step in this browser."""
+    request.session.cycle_key()
+    request.session[SESSION_PENDING_USER] = user.pk
+    request.session[SESSION_PENDING_AT] = int(time.time())
+
+
+def pending_user(request: HttpRequest) -> User | None:
+    pk = request.session.get(SESSION_PENDING_USER)
+    started = request.session.get(SESSION_PENDING_AT, 0)
+    if pk is None or time.time() - started > PENDING_SECONDS:
+        return None
+    return User.objects.filter(pk=pk, is_active=True).first()
+
+
+def complete_web_login(request: HttpRequest, user: User, *, source_ip: str | None, mfa: bool) -> UserSession:
+    """Sign the browser in: a new session key, the policy stamps, a row in the sessions list."""
+    with transaction.atomic():
+        auth.login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+        now = int(time.time())
+        request.session.pop(SESSION_PENDING_USER, None)
+        request.session.pop(SESSION_PENDING_AT, None)
+        request.session[SESSION_LOGIN_AT] = now
+        request.session[SESSION_SEEN_AT] = now
+        request.session[SESSION_MFA] = mfa
+        request.session.save()
+        session = UserSession.objects.create(
+            user=user,
+            session_key=request.session.session_key or "",
+            source_ip=source_ip,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+        )
+        record(events.LOGIN_OK, actor=user, obj=user, source_ip=source_ip, details={"channel": "web", "mfa": mfa, "session": session.pk})
+    throttle.reset_account(user.username)
+    return session
+
+
+def logout_web(request: HttpRequest, *, source_ip: str | None) -> None:
+    user = request.user
+    key = request.session.session_key
+    with transaction.atomic():
+        if key:
+            UserSession.objects.filter(session_key=key, ended_at=None).update(ended_at=timezone.now())
+        if user.is_authenticated:
+            record(events.LOGOUT, actor=user, obj=user, source_ip=source_ip)
+    auth.logout(request)
+
+
+def expire_session(request: HttpRequest, *, reason: str, source_ip: str | None) -> None:
+    user = request.user
+    key = request.session.session_key
+    if key:
+        UserSession.objects.filter(session_key=key, ended_at=None).update(ended_at=timezone.now())
+    if user.is_authenticated:
+        record(events.SESSION_EXPIRED, actor=user, obj=user, source_ip=source_ip, details={"reason": reason})
+    request.session.flush()
+
+
+def _end_sessions(user: User) -> int:
+    now = timezone.now()
+    ended = 0
+    for key in UserSession.objects.filter(user=user, ended_at=None).values_list("session_key", flat=True):
+        _session_store(key).delete()
+        ended += 1
+    UserSession.objects.filter(user=user, ended_at=None).update(ended_at=now)
+    ApiToken.objects.filter(user=user, revoked_at=None).update(revoked_at=now)
+    return ended
+
+
+def sign_out_everywhere(user: User, *, acting_user: User, source_ip: str | None) -> int:
+    """End every browser session and revoke every API token of ``user``. Devices stay registered."""
+    with transaction.atomic():
+        ended = _end_sessions(user)
+        record(events.SIGN_OUT_EVERYWHERE, actor=acting_user, obj=user, source_ip=source_ip, details={"sessions": ended})
+    return ended
+
+
+# --- administering people ------------------------------------------------------------------
+
+
+def _ensure_not_last_admin(user: User) -> None:
+    if user.role == Role.ADMIN and not User.objects.filter(role=Role.ADMIN, is_active=True).exclude(pk=user.pk).exists():
+        raise errors.LastAdmin()
+
+
+def disable_user(user: User, *, acting_user: User, source_ip: str | None) -> None:
+    with transaction.atomic():
+        _ensure_not_last_admin(user)
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        user.is_active = False
+        ended = _end_sessions(user)
+        record(events.USER_DISABLED, actor=acting_user, obj=user, source_ip=source_ip, details={"sessions": ended})
+
+
+def enable_user(user: User, *, acting_user: User, source_ip: str | None) -> None:
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=True)
+        user.is_active = True
+        record(events.USER_ENABLED, actor=acting_user, obj=user, source_ip=source_ip)
+
+
+def change_role(user: User, role: str, *, acting_user: User, source_ip: str | None) -> None:
+    if role not in Role.values:
+        raise errors.ECabinetError(f"unknown role {role!r}")
+    with transaction.atomic():
+        if role != Role.ADMIN:
+            _ensure_not_last_admin(user)
+        old = user.role
+        user.role = role
+        _sync_admin_flags(user)
+        User.objects.filter(pk=user.pk).update(role=role, is_staff=user.is_staff, is_superuser=user.is_superuser)
+        record(events.ROLE_CHANGED, actor=acting_user, obj=user, source_ip=source_ip, details={"from": old, "to": role})
+
+
+def change_clearance(user: User, level: str, *, acting_user: User, source_ip: str | None) -> None:
+    try:
+        new = Clearance.from_name(level)
+    except ValueError as exc:
+        raise errors.InvalidLevel(str(exc)) from None
+    with transaction.atomic():
+        old = Clearance(user.clearance)
+        User.objects.filter(pk=user.pk).update(clearance=new)
+        user.clearance = new
+        record(events.CLEARANCE_CHANGED, actor=acting_user, obj=user, source_ip=source_ip, details={"from": old.key, "to": new.key})
+
+
+def unlock_login(username: str, *, acting_user: User, source_ip: str | None) -> int:
+    """Lift the lock and the delays on an account name (the security officer's action)."""
+    with transaction.atomic():
+        cleared, _ = LoginThrottle.objects.filter(scope=LoginThrottle.Scope.ACCOUNT, key=throttle.account_key(username)).delete()
+        record(events.LOGIN_UNLOCKED, actor=acting_user, source_ip=source_ip, details={"username": username[:150], "cleared": cleared})
+    return cleared
+
+
+# --- devices and bearer tokens ---------------------------------------------------------------
+
+
+def _hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def register_device(user: User, *, name: str, user_agent: str, source_ip: str | None) -> tuple[Device, str]:
+    """Register a native client and give it a bearer token. The raw token is shown once only."""
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        device = Device.objects.create(user=user, name=name, kind=Device.Kind.APP, user_agent=user_agent[:300], last_seen_at=timezone.now())
+        ApiToken.objects.create(
+            device=device,
+            user=user,
+            key_hash=_hash_token(raw),
+            prefix=raw[:12],
+            expires_at=timezone.now() + timedelta(days=settings.API_TOKEN_DAYS),
+        )
+        record(events.DEVICE_REGISTERED, actor=user, obj=device, source_ip=source_ip, details={"name": name})
+        record(events.LOGIN_OK, actor=user, obj=user, source_ip=source_ip, details={"channel": "api", "device": device.pk, "mfa": user.mfa_enrolled})
+    throttle.reset_account(user.username)
+    return device, raw
+
+
+def revoke_device(device: Device, *, acting_user: User, source_ip: str | None) -> None:
+    with transaction.atomic():
+        now = timezone.now()
+        Device.objects.filter(pk=device.pk, revoked_at=None).update(revoked_at=now)
+        ApiToken.objects.filter(device=device, revoked_at=None).update(revoked_at=now)
+        device.revoked_at = device.revoked_at or now
+        record(events.DEVICE_REVOKED, actor=acting_user, obj=device, source_ip=source_ip, details={"owner": device.user_id, "name": device.name})
+
+
+def user_for_token(raw: str, *, source_ip: str | None) -> User | None:
+    """The active user behind a live bearer token, or None (and an audit entry for a known-bad token)."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
+        return None
+    token = ApiToken.objects.select_related("user", "device").filter(key_hash=_hash_token(raw)).first()
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.revoked_at or token.expires_at <= now or token.device.revoked_at or not token.user.is_active:
+        record(events.TOKEN_REJECTED, actor=token.user, obj=token.device, source_ip=source_ip, details={"prefix": token.prefix})
+        return None
+    # Touch at most once a minute: a tablet polling must not turn every read into a write.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        Device.objects.filter(pk=token.device_id).update(last_seen_at=now)
+    token.user.api_device = token.device  # type: ignore[attr-defined]
+    return token.user

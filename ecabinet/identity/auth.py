@@ -1,0 +1,34 @@
+"""API authentication: the browser's session cookie (with CSRF) or a device's bearer token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja.security import HttpBearer, SessionAuth
+
+from ecabinet.identity import actions
+from ecabinet.web.net import client_ip
+
+
+class BrowserSession(SessionAuth):
+    """The signed-in browser; the session policy middleware has already checked its age."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_active:
+            if user.mfa_required and not request.session.get(actions.SESSION_MFA):
+                return None
+            return user
+        return None
+
+
+class DeviceToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = actions.user_for_token(token, source_ip=client_ip(request))
+        if user is not None:
+            request.user = user
+        return user
+
+
+session_or_token = [DeviceToken(), BrowserSession()]

@@ -1,0 +1,233 @@
+"""Django settings, all parsed from ``ECABINET_*`` variables (see ``ecabinet.config``).
+
+Two modes: ``embedded`` (the default; SQLite under ``var/``, in-memory channel layer, background
+work inside ``ecabinet serve``, e-mail to ``var/outbox/``) and ``production`` (PostgreSQL, Redis,
+real secrets, all checked here so a bad value stops start-up with a clear message).
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from ecabinet.config import ConfigError, Env, check_secret
+
+env = Env()
+BASE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BASE_DIR.parent
+
+MODE = env.choice("MODE", "embedded", ("embedded", "production"))
+PRODUCTION = MODE == "production"
+TESTING = "pytest" in sys.modules or env.bool("TESTING", False)
+DEBUG = env.bool("DEBUG", False)
+
+VAR_DIR = env.path("VAR_DIR", PROJECT_DIR / "var")
+KEY_DIR = env.path("KEY_DIR", VAR_DIR / "keys")
+
+
+def _embedded_secret_key() -> str:
+    # The embedded default keeps its own random key on disk so sessions survive a restart.
+    path = KEY_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    KEY_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = secrets.token_urlsafe(50)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+try:
+    if PRODUCTION:
+        SECRET_KEY = check_secret("SECRET_KEY", env.str("SECRET_KEY"))
+    else:
+        SECRET_KEY = env.str("SECRET_KEY") or _embedded_secret_key()
+
+    DATABASE_URL = env.url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
+    REDIS_URL = env.url("REDIS_URL", ("redis", "rediss", "unix"))
+    SMTP_URL = env.url("SMTP_URL", ("smtp", "smtps", "smtp+starttls"))
+    if PRODUCTION:
+        if not DATABASE_URL or DATABASE_URL.startswith("sqlite"):
+            raise ConfigError("ECABINET_DATABASE_URL must point at PostgreSQL in production")
+        if not REDIS_URL:
+            raise ConfigError("ECABINET_REDIS_URL must be set in production (live events, tasks, throttling)")
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"])
+    if PRODUCTION and not ALLOWED_HOSTS:
+        raise ConfigError("ECABINET_ALLOWED_HOSTS must list the host names the service answers to")
+    CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+    MAX_BODY_BYTES = env.int("MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+    SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_MINUTES", 30, minimum=1) * 60
+    SESSION_MAX_SECONDS = env.int("SESSION_MAX_HOURS", 12, minimum=1) * 3600
+    API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", 30, minimum=1)
+    TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+    AUDIT_ORIGIN = env.str("AUDIT_ORIGIN", "ecabinet.local/audit") or "ecabinet.local/audit"
+    AUDIT_CHECKPOINT_SECONDS = env.int("AUDIT_CHECKPOINT_SECONDS", 300, minimum=5)
+    SERVE_HOST = env.str("HOST", "127.0.0.1") or "127.0.0.1"
+    SERVE_PORT = env.int("PORT", 8000, minimum=1)
+    LOGIN_DELAY_AFTER = env.int("LOGIN_DELAY_AFTER", 3, minimum=1)
+    LOGIN_LOCKOUT_AFTER = env.int("LOGIN_LOCKOUT_AFTER", 10, minimum=2)
+except ConfigError as exc:  # pragma: no cover - exercised by test_settings via a subprocess
+    raise SystemExit(f"e-Cabinet configuration error: {exc}") from None
+
+INSTALLED_APPS = [
+    "ecabinet.web.apps.ECabinetAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "ecabinet.web",
+    "ecabinet.identity",
+    "ecabinet.audit",
+]
+
+MIDDLEWARE = [
+    "ecabinet.web.middleware.MetricsMiddleware",
+    "ecabinet.web.middleware.BodyLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "ecabinet.identity.middleware.SessionPolicyMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ecabinet.urls"
+ASGI_APPLICATION = "ecabinet.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+if DATABASE_URL and not DATABASE_URL.startswith("sqlite"):
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    sqlite_path = DATABASE_URL[len("sqlite:///") :] if DATABASE_URL else str(VAR_DIR / "ecabinet.sqlite3")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": sqlite_path,
+            "OPTIONS": {
+                # WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock at
+                # the start of each transaction so two writers queue instead of failing mid-way.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "identity.User"
+AUTHENTICATION_BACKENDS = ["ecabinet.identity.backends.ThrottledModelBackend"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = SESSION_MAX_SECONDS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 31536000
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+
+LANGUAGE_CODE = "vi"
+LANGUAGES = [("vi", _("Tiếng Việt")), ("en", _("English")), ("fr", _("Français"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Asia/Ho_Chi_Minh"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "files"}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Background work: Celery on the broker in production; in the embedded default `ecabinet serve`
+# starts a worker process on a broker kept in files under var/, and tests run tasks eagerly.
+CELERY_BROKER_URL = env.str("BROKER_URL") or REDIS_URL or "filesystem://"
+if CELERY_BROKER_URL == "filesystem://":
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = TESTING and not env.bool("TEST_REAL_BROKER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE = {
+    "audit-checkpoint": {"task": "ecabinet.audit.tasks.make_checkpoint", "schedule": float(AUDIT_CHECKPOINT_SECONDS)},
+}
+
+if SMTP_URL:
+    EMAIL_BACKEND = "ecabinet.web.mail.SmtpUrlBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "outbox"
+DEFAULT_FROM_EMAIL = env.str("FROM_EMAIL", "e-cabinet@localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO" if not TESTING else "WARNING"},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+NINJA_PAGINATION_PER_PAGE = 50

@@ -1,0 +1,64 @@
+"""``ecabinet serve``: one ASGI process for HTTP and WebSocket.
+
+In the embedded mode it also starts a Celery worker with its scheduler as a child process, on a
+broker kept in files under ``var/``, so background work runs with no external service.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+import sys
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from ecabinet.web.health import optional_tools, readiness
+
+
+class Command(BaseCommand):
+    help = "Start e-Cabinet (HTTP + WebSocket); in the embedded mode also its background worker."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default=settings.SERVE_HOST, help="address to listen on (ECABINET_HOST)")
+        parser.add_argument("--port", type=int, default=settings.SERVE_PORT, help="port (ECABINET_PORT)")
+        parser.add_argument("--no-worker", action="store_true", help="do not start the embedded background worker")
+        parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        state = readiness()
+        missing = [name for name, present in optional_tools().items() if not present]
+        self.stdout.write(f"e-Cabinet {settings.MODE} mode · database {state['checks']['database']['vendor']} · {state['status']}")
+        if missing:
+            self.stdout.write(f"optional tools missing (features that need them are off): {', '.join(missing)}")
+        if not settings.PRODUCTION and not options["no_worker"]:
+            self._start_embedded_worker()
+        self.stdout.write(f"listening on http://{options['host']}:{options['port']}/")
+        uvicorn.run(
+            "ecabinet.asgi:application",
+            host=options["host"],
+            port=options["port"],
+            lifespan="off",
+            log_level=options["log_level"],
+            proxy_headers=settings.TRUSTED_PROXY_COUNT > 0,
+        )
+
+    def _start_embedded_worker(self) -> None:
+        env = dict(os.environ, ECABINET_EMBEDDED_WORKER="1")
+        schedule = str(settings.VAR_DIR / "celerybeat-schedule")
+        cmd = [sys.executable, "-m", "celery", "-A", "ecabinet", "worker", "--beat", "--schedule", schedule, "--pool", "solo", "--loglevel", "WARNING"]
+        child = subprocess.Popen(cmd, env=env)
+        atexit.register(_stop, child)
+        self.stdout.write(f"background worker started (pid {child.pid})")
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
