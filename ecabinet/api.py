@@ -70,6 +70,8 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         err: errors.ECabinetError = errors.MalformedJSON(message)
     elif status == 405:
         err = errors.MethodNotAllowed(message)
+    elif status == 403:
+        err = errors.CsrfFailed(message)
     elif status == 401:
         err = errors.NotAuthenticated(message)
     elif status == 404:

@@ -71,6 +71,12 @@ class Forbidden(ECabinetError):
     title = "Your role does not allow this"
 
 
+class CsrfFailed(ECabinetError):
+    code = "csrf_failed"
+    status = 403
+    title = "The CSRF token is missing or wrong; reload the page"
+
+
 class NotFound(ECabinetError):
     code = "not_found"
     status = 404

@@ -65,3 +65,24 @@ class BodyLimitMiddleware:
             if ctype not in JSON_TYPES and not multipart_ok:
                 return problem_json(errors.UnsupportedMediaType(f"Got {ctype or 'no content type'}; send application/json."), request)
         return self.get_response(request)
+
+
+class ApiProblemMiddleware:
+    """Answers from outside Ninja's handlers (no route, wrong method) as problems too, under /api/."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith("/api/") or response.get("Content-Type", "").startswith(JSON_TYPES):
+            return response
+        if response.status_code == 404:
+            return problem_json(errors.NotFound(), request)
+        if response.status_code == 405:
+            allowed = response.get("Allow", "")
+            converted = problem_json(errors.MethodNotAllowed(f"Allowed: {allowed}" if allowed else None), request)
+            if allowed:
+                converted["Allow"] = allowed
+            return converted
+        return response
