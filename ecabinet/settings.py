@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "ecabinet.web",
     "ecabinet.identity",
     "ecabinet.audit",
+    "ecabinet.meetings",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,55 @@
+from ecabinet.errors import ECabinetError
+
+
+class WrongState(ECabinetError):
+    code = "meeting_wrong_state"
+    status = 409
+    title = "That is not possible in the meeting's current state"
+
+
+class StaleVersion(ECabinetError):
+    code = "stale_version"
+    status = 409
+    title = "Someone else changed this first; reload and try again"
+
+
+class ItemWrongStatus(ECabinetError):
+    code = "item_wrong_status"
+    status = 409
+    title = "That is not possible for the agenda item in its current status"
+
+
+class DeadlinePassed(ECabinetError):
+    code = "positions_deadline_passed"
+    status = 409
+    title = "The deadline for positions has passed"
+
+
+class NotParticipant(ECabinetError):
+    code = "not_participant"
+    status = 403
+    title = "Only the meeting's participants may do this"
+
+
+class AlreadyCheckedIn(ECabinetError):
+    code = "already_checked_in"
+    status = 409
+    title = "Already checked in"
+
+
+class FloorNotAllowed(ECabinetError):
+    code = "floor_not_allowed"
+    status = 403
+    title = "You are not invited to speak on this item"
+
+
+class AlreadyRequested(ECabinetError):
+    code = "floor_already_requested"
+    status = 409
+    title = "You are already on the speakers' list for this item"
+
+
+class InvalidMeetingData(ECabinetError):
+    code = "invalid_meeting_data"
+    status = 422
+    title = "The meeting data is not valid"

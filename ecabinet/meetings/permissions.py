@@ -1,0 +1,141 @@
+"""Who may see and do what in meetings: role × participation × clearance, decided here only.
+
+A meeting or item a user may not see does not exist for them (404); it never shows in lists,
+counts or live events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from ecabinet.identity.models import Organisation, Role, User
+from ecabinet.identity.permissions import is_signed_in
+from ecabinet.meetings.models import AgendaItem, ItemGuest, Meeting, Participant
+
+
+def _government_id(org: Organisation | None) -> int | None:
+    return org.government.pk if org is not None else None
+
+
+def in_government(user: User, meeting: Meeting) -> bool:
+    return _government_id(user.organisation) == _government_id(meeting.organisation)
+
+
+def is_office_secretary(user: User) -> bool:
+    """A secretary of the government office: builds agendas, runs the meeting for the chair."""
+    return user.role == Role.SECRETARY and user.organisation is not None and user.organisation.kind == Organisation.Kind.OFFICE
+
+
+def participation(user: User, meeting: Meeting) -> Participant | None:
+    return Participant.objects.filter(meeting=meeting, user=user).first()
+
+
+def is_chair(user: User, meeting: Meeting) -> bool:
+    return meeting.chair_id == user.pk
+
+
+def can_see_meeting(user: Any, meeting: Meeting) -> bool:
+    if not is_signed_in(user) or not in_government(user, meeting):
+        return False
+    if user.role == Role.GUEST:
+        # Guests see the meeting when invited to it, or to one of its items (and then only those).
+        invited = participation(user, meeting) is not None or ItemGuest.objects.filter(item__meeting=meeting, user=user).exists()
+        return invited and user.clearance >= _lowest_visible_level(user, meeting)
+    if user.clearance < meeting.classification:
+        return False
+    if user.role == Role.SECRETARY or is_chair(user, meeting):
+        return True
+    return participation(user, meeting) is not None
+
+
+def _lowest_visible_level(user: User, meeting: Meeting) -> int:
+    if participation(user, meeting) is not None:
+        return meeting.classification
+    levels = ItemGuest.objects.filter(item__meeting=meeting, user=user).values_list("item__classification", flat=True)
+    return min(levels, default=meeting.classification)
+
+
+def can_see_item(user: Any, item: AgendaItem) -> bool:
+    meeting = item.meeting
+    if not can_see_meeting(user, meeting) or user.clearance < item.classification:
+        return False
+    if user.role == Role.GUEST and participation(user, meeting) is None:
+        return ItemGuest.objects.filter(item=item, user=user).exists()
+    if item.status != AgendaItem.Status.ACCEPTED:
+        # Proposals are seen by secretaries and the one who proposed them, not yet by members.
+        return user.role == Role.SECRETARY or item.proposed_by_id == user.pk or is_chair(user, meeting)
+    return True
+
+
+def visible_meetings(user: Any) -> QuerySet[Meeting]:
+    if not is_signed_in(user) or user.organisation is None:
+        return Meeting.objects.none()
+    gov = user.organisation.government
+    base = Meeting.objects.filter(Q(organisation=gov) | Q(organisation__parent=gov)).filter(classification__lte=user.clearance)
+    if user.role == Role.SECRETARY:
+        return base
+    if user.role == Role.GUEST:
+        return base.filter(Q(participants__user=user) | Q(items__guests__user=user)).distinct()
+    return base.filter(Q(participants__user=user) | Q(chair=user)).distinct()
+
+
+def visible_items(user: Any, meeting: Meeting) -> list[AgendaItem]:
+    return [item for item in meeting.items.select_related("meeting") if can_see_item(user, item)]
+
+
+def can_create_meeting(user: Any) -> bool:
+    return is_signed_in(user) and is_office_secretary(user)
+
+
+def can_manage_meeting(user: Any, meeting: Meeting) -> bool:
+    """Edit the meeting, its participants and agenda; move it through its states."""
+    return can_see_meeting(user, meeting) and (is_office_secretary(user) or is_chair(user, meeting))
+
+
+def can_propose_item(user: Any, meeting: Meeting) -> bool:
+    return can_see_meeting(user, meeting) and user.role == Role.SECRETARY
+
+
+def can_review_item(user: Any, meeting: Meeting) -> bool:
+    return can_see_meeting(user, meeting) and is_office_secretary(user)
+
+
+def can_record_position(user: Any, item: AgendaItem) -> bool:
+    if not can_see_item(user, item):
+        return False
+    part = participation(user, item.meeting)
+    return is_chair(user, item.meeting) or (part is not None and part.kind == Participant.Kind.MEMBER)
+
+
+def can_see_all_positions(user: Any, meeting: Meeting) -> bool:
+    if is_chair(user, meeting) or user.role == Role.SECRETARY:
+        return True
+    return meeting.positions_visibility == Meeting.PositionsVisibility.ALL_MEMBERS
+
+
+def can_run_session(user: Any, meeting: Meeting) -> bool:
+    """Open, start and end items, grant the floor, adjourn, close: the chair or an office secretary."""
+    return can_manage_meeting(user, meeting)
+
+
+def can_attend(user: Any, meeting: Meeting) -> bool:
+    return can_see_meeting(user, meeting) and (participation(user, meeting) is not None or is_chair(user, meeting))
+
+
+def can_request_floor(user: Any, item: AgendaItem) -> bool:
+    if not can_see_item(user, item):
+        return False
+    if user.role == Role.GUEST:
+        return participation(user, item.meeting) is not None or ItemGuest.objects.filter(item=item, user=user).exists()
+    part = participation(user, item.meeting)
+    return is_chair(user, item.meeting) or (part is not None and part.kind in (Participant.Kind.MEMBER, Participant.Kind.GUEST))
+
+
+def can_update_task(user: Any, task: Any) -> bool:
+    if not is_signed_in(user):
+        return False
+    if task.assignee_id == user.pk:
+        return True
+    return is_office_secretary(user) and in_government(user, task.decision.item.meeting)
