@@ -42,10 +42,7 @@ def _embedded_secret_key() -> str:
 
 
 try:
-    if PRODUCTION:
-        SECRET_KEY = check_secret("SECRET_KEY", env.str("SECRET_KEY"))
-    else:
-        SECRET_KEY = env.str("SECRET_KEY") or _embedded_secret_key()
+    SECRET_KEY = check_secret("SECRET_KEY", env.str("SECRET_KEY")) if PRODUCTION else (env.str("SECRET_KEY") or _embedded_secret_key())
 
     DATABASE_URL = env.url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
     REDIS_URL = env.url("REDIS_URL", ("redis", "rediss", "unix"))

@@ -12,7 +12,7 @@ from ecabinet.identity import actions
 from ecabinet.identity.core import secretbox, totp
 from ecabinet.identity.models import Clearance, Organisation, Role, User
 
-DEMO_PASSWORD = "ecabinet-demo-2026"
+DEMO_PASSWORD = "ecabinet-demo-2026"  # noqa: S105 - the published demo password, embedded mode only
 GOVERNMENT = "Chính phủ nước Cộng hòa xã hội chủ nghĩa Việt Nam"
 OFFICE = ("Văn phòng Chính phủ", "VPCP")
 MINISTRIES = [

@@ -43,9 +43,8 @@ def check(username: str, source_ip: str | None, *, now: datetime | None = None) 
         wanted |= Q(scope=scope, key=key)
     retry = 0
     for row in LoginThrottle.objects.filter(wanted):
-        if row.locked_at is not None:
-            if row.scope == LoginThrottle.Scope.ACCOUNT or row.locked_at + ADDRESS_LOCK > now:
-                return Verdict(allowed=False, locked=True)
+        if row.locked_at is not None and (row.scope == LoginThrottle.Scope.ACCOUNT or row.locked_at + ADDRESS_LOCK > now):
+            return Verdict(allowed=False, locked=True)
         if row.next_allowed_at and row.next_allowed_at > now:
             retry = max(retry, int((row.next_allowed_at - now).total_seconds()) + 1)
     return Verdict(allowed=retry == 0, retry_after=retry)

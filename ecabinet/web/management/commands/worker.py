@@ -20,4 +20,4 @@ class Command(BaseCommand):
         cmd = [sys.executable, "-m", "celery", "-A", "ecabinet", "worker", "--concurrency", str(options["concurrency"]), "--loglevel", "INFO"]
         if options["beat"]:
             cmd.append("--beat")
-        os.execv(sys.executable, cmd)
+        os.execv(sys.executable, cmd)  # noqa: S606 - replaces this process with the worker, fixed arguments
