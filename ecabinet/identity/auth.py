@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
-from ecabinet.identity import actions
+from ecabinet.identity import actions, errors
 from ecabinet.web.net import client_ip
 
 
@@ -15,6 +15,8 @@ class BrowserSession(SessionAuth):
     """The signed-in browser; the session policy middleware has already checked its age."""
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        if getattr(request, "session_expired", False):
+            raise errors.SessionExpired()
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_active:
             if user.mfa_required and not request.session.get(actions.SESSION_MFA):
@@ -26,8 +28,10 @@ class BrowserSession(SessionAuth):
 class DeviceToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = actions.user_for_token(token, source_ip=client_ip(request))
-        if user is not None:
-            request.user = user
+        if user is None:
+            # A client that sends a bearer token is a device: tell it plainly to sign in again.
+            raise errors.TokenInvalid()
+        request.user = user
         return user
 
 

@@ -62,7 +62,7 @@ def test_token_login_registers_device_and_authenticates(make_user):
 
 def test_anonymous_and_garbage_tokens_are_401():
     assert_problem(Client().get("/api/v1/me"), 401, "not_authenticated")
-    assert_problem(Client().get("/api/v1/me", **bearer("ecab_not-a-real-token")), 401, "not_authenticated")
+    assert_problem(Client().get("/api/v1/me", **bearer("ecab_not-a-real-token")), 401, "token_invalid")
     assert_problem(Client().get("/api/v1/me", HTTP_AUTHORIZATION="Basic Zm9vOmJhcg=="), 401, "not_authenticated")
 
 
@@ -178,7 +178,7 @@ def test_revoked_device_token_stops_working(make_user):
     other = get_token(user, "phone")
     response = Client().delete(f"/api/v1/devices/{issued['device_id']}", **bearer(other["token"]))
     assert response.status_code == 200 and response.json()["revoked_at"]
-    assert_problem(Client().get("/api/v1/me", **bearer(issued["token"])), 401, "not_authenticated")
+    assert_problem(Client().get("/api/v1/me", **bearer(issued["token"])), 401, "token_invalid")
     assert Client().get("/api/v1/me", **bearer(other["token"])).status_code == 200
     assert AuditEntry.objects.filter(event=events.DEVICE_REVOKED).count() == 1
     assert AuditEntry.objects.filter(event=events.TOKEN_REJECTED).count() == 1
@@ -199,5 +199,5 @@ def test_sign_out_everywhere_revokes_tokens_and_sessions(make_user, login_client
     token = get_token(user)["token"]
     response = Client().post("/api/v1/me/sign-out-everywhere", **bearer(token), content_type="application/json")
     assert response.status_code == 200 and response.json()["count"] == 1
-    assert_problem(Client().get("/api/v1/me", **bearer(token)), 401, "not_authenticated")
+    assert_problem(Client().get("/api/v1/me", **bearer(token)), 401, "token_invalid")
     assert browser.get("/").status_code == 302

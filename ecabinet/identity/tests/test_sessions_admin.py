@@ -52,6 +52,8 @@ def test_expired_session_api_is_401(make_user, login_client, settings):
     client = login_client(make_user())
     assert client.get("/api/v1/me").status_code == 200
     age_session(client, seen_ago=settings.SESSION_IDLE_SECONDS + 5)
+    assert_problem(client.get("/api/v1/me"), 401, "session_expired")
+    # The session is gone: the next request is simply not signed in.
     assert_problem(client.get("/api/v1/me"), 401, "not_authenticated")
 
 
@@ -101,7 +103,7 @@ def test_disabling_a_user_ends_sessions_and_tokens_at_once(make_user, login_clie
     response = Client().post(f"/api/v1/users/{user.pk}/disable", content_type="application/json", **bearer(admin_token))
     assert response.status_code == 200 and response.json()["is_active"] is False
     assert browser.get("/").status_code == 302
-    assert_problem(Client().get("/api/v1/me", **bearer(token)), 401, "not_authenticated")
+    assert_problem(Client().get("/api/v1/me", **bearer(token)), 401, "token_invalid")
     # A disabled user cannot sign in again, with the same answer as a wrong password.
     again = post_json(Client(), "/api/v1/auth/token", {"username": user.username, "password": PASSWORD, "totp": "000000", "device_name": "x"})
     assert_problem(again, 401, "bad_credentials")
