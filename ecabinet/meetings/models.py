@@ -138,6 +138,8 @@ class AgendaItem(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED, db_index=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
     document_refs = models.JSONField(default=list, blank=True, help_text="document references until the documents app links them")
+    # Proposed for adoption without debate (consent agenda); the chair may take it out before confirming.
+    in_consent_block = models.BooleanField(default=False)
     proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     proposed_at = models.DateTimeField(default=timezone.now)
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
