@@ -25,8 +25,16 @@ $(VENV)/.dev-installed: requirements-dev.lock pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.runtime-installed
 
+# Compiled catalogues (.mo) are build products, not in git. Without gettext the pages fall back to
+# their source strings, which is worth a warning for `make run` but not a refusal to start.
 messages: $(VENV)/.runtime-installed
-	cd ecabinet && ../$(BIN)/django-admin compilemessages -v 0
+	@if ! find ecabinet -path '*/locale/*' -name '*.po' | grep -q .; then \
+	  echo "no translation catalogues to compile"; \
+	elif ! command -v msgfmt >/dev/null; then \
+	  echo "warning: gettext (msgfmt) is missing, pages show untranslated text; 'make sysdeps' as root installs it" >&2; \
+	else \
+	  cd ecabinet && ../$(BIN)/django-admin compilemessages -v 0; \
+	fi
 
 # Debian packages the tests drive from outside: Chromium for browser tests, gettext for messages.
 sysdeps:

@@ -49,7 +49,7 @@ class Env:
             return False
         raise ConfigError(f"{PREFIX}{name} must be a boolean (true/false), got {value!r}")
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self._raw(name)
         if value in (None, ""):
             return default
@@ -59,6 +59,8 @@ class Env:
             raise ConfigError(f"{PREFIX}{name} must be an integer, got {value!r}") from None
         if minimum is not None and number < minimum:
             raise ConfigError(f"{PREFIX}{name} must be at least {minimum}, got {number}")
+        if maximum is not None and number > maximum:
+            raise ConfigError(f"{PREFIX}{name} must be at most {maximum}, got {number}")
         return number
 
     def list(self, name: str, default: list[str]) -> list[str]:

@@ -20,14 +20,6 @@ env = Env()
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent
 
-MODE = env.choice("MODE", "embedded", ("embedded", "production"))
-PRODUCTION = MODE == "production"
-TESTING = "pytest" in sys.modules or env.bool("TESTING", False)
-DEBUG = env.bool("DEBUG", False)
-
-VAR_DIR = env.path("VAR_DIR", PROJECT_DIR / "var")
-KEY_DIR = env.path("KEY_DIR", VAR_DIR / "keys")
-
 
 def _embedded_secret_key() -> str:
     # The embedded default keeps its own random key on disk so sessions survive a restart.
@@ -41,7 +33,18 @@ def _embedded_secret_key() -> str:
     return key
 
 
+# Everything read from the environment is inside this block, so any bad value ends start-up with
+# one line naming the variable instead of a traceback.
 try:
+    MODE = env.choice("MODE", "embedded", ("embedded", "production"))
+    PRODUCTION = MODE == "production"
+    TESTING = "pytest" in sys.modules or env.bool("TESTING", False)
+    TEST_REAL_BROKER = env.bool("TEST_REAL_BROKER", False)
+    DEBUG = env.bool("DEBUG", False)
+
+    VAR_DIR = env.path("VAR_DIR", PROJECT_DIR / "var")
+    KEY_DIR = env.path("KEY_DIR", VAR_DIR / "keys")
+
     SECRET_KEY = check_secret("SECRET_KEY", env.str("SECRET_KEY")) if PRODUCTION else (env.str("SECRET_KEY") or _embedded_secret_key())
 
     DATABASE_URL = env.url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
@@ -64,9 +67,10 @@ try:
     AUDIT_ORIGIN = env.str("AUDIT_ORIGIN", "ecabinet.local/audit") or "ecabinet.local/audit"
     AUDIT_CHECKPOINT_SECONDS = env.int("AUDIT_CHECKPOINT_SECONDS", 300, minimum=5)
     SERVE_HOST = env.str("HOST", "127.0.0.1") or "127.0.0.1"
-    SERVE_PORT = env.int("PORT", 8000, minimum=1)
+    SERVE_PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
     LOGIN_DELAY_AFTER = env.int("LOGIN_DELAY_AFTER", 3, minimum=1)
     LOGIN_LOCKOUT_AFTER = env.int("LOGIN_LOCKOUT_AFTER", 10, minimum=2)
+    BROKER_URL = env.url("BROKER_URL", ("redis", "rediss", "amqp", "amqps", "pyamqp", "filesystem"))
 except ConfigError as exc:  # pragma: no cover - exercised by test_settings via a subprocess
     raise SystemExit(f"e-Cabinet configuration error: {exc}") from None
 
@@ -194,7 +198,7 @@ else:
 
 # Background work: Celery on the broker in production; in the embedded default `ecabinet serve`
 # starts a worker process on a broker kept in files under var/, and tests run tasks eagerly.
-CELERY_BROKER_URL = env.str("BROKER_URL") or REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = BROKER_URL or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed"):
@@ -206,7 +210,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = TESTING and not env.bool("TEST_REAL_BROKER", False)
+CELERY_TASK_ALWAYS_EAGER = TESTING and not TEST_REAL_BROKER
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +43,25 @@ def check_redis() -> dict[str, Any] | None:
         return {"ok": False, "error": type(exc).__name__}
 
 
+def check_broker(redis_check: dict[str, Any] | None) -> dict[str, Any]:
+    """The Celery broker: a folder under var/ when embedded, else the service the URL names."""
+    url = settings.CELERY_BROKER_URL
+    if url.startswith("filesystem://"):
+        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        return {"ok": folder.is_dir() and os.access(folder, os.W_OK), "transport": "filesystem"}
+    if url == settings.REDIS_URL and redis_check is not None:
+        return {**redis_check, "transport": "redis"}
+    from kombu import Connection
+
+    transport = url.split("://", 1)[0]
+    try:
+        with Connection(url, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+        return {"ok": True, "transport": transport}
+    except Exception as exc:
+        return {"ok": False, "transport": transport, "error": type(exc).__name__}
+
+
 def optional_tools() -> dict[str, bool]:
     """System tools later features use; missing ones are reported, never fatal."""
     return {name: shutil.which(name) is not None for name in ("chromium", "tesseract", "pdfsig", "clamdscan", "openssl")}
@@ -51,8 +72,15 @@ def readiness() -> dict[str, Any]:
     redis_check = check_redis()
     if redis_check is not None:
         checks["redis"] = redis_check
-    ready = all(c["ok"] for c in checks.values())
-    return {"status": "ready" if ready else "not_ready", "mode": settings.MODE, "checks": checks, "optional": optional_tools()}
+    checks["broker"] = check_broker(redis_check)
+    failed = [name for name, result in checks.items() if not result["ok"]]
+    return {
+        "status": "not_ready" if failed else "ready",
+        "mode": settings.MODE,
+        "failed": failed,
+        "checks": checks,
+        "optional": optional_tools(),
+    }
 
 
 @never_cache

@@ -18,10 +18,13 @@ MULTIPART_API_PREFIXES: tuple[str, ...] = ()
 
 
 def _route_of(request: HttpRequest) -> str:
-    try:
-        match = resolve(request.path_info)
-    except Resolver404:
-        return "unmatched"
+    """The URL pattern, not the path: one label per route keeps the metric's cardinality bounded."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:  # answered before URL resolution (a middleware refusal) or no route at all
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return "unmatched"
     return match.route or match.view_name or "unknown"
 
 

@@ -7,7 +7,9 @@ broker kept in files under ``var/``, so background work runs with no external se
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -49,10 +51,21 @@ class Command(BaseCommand):
     def _start_embedded_worker(self) -> None:
         env = dict(os.environ, ECABINET_EMBEDDED_WORKER="1")
         schedule = str(settings.VAR_DIR / "celerybeat-schedule")
-        cmd = [sys.executable, "-m", "celery", "-A", "ecabinet", "worker", "--beat", "--schedule", schedule, "--pool", "solo", "--loglevel", "WARNING"]
-        child = subprocess.Popen(cmd, env=env)
+        cmd = [sys.executable, "-m", "celery", "-A", "ecabinet", "--quiet", "worker", "--beat", "--schedule", schedule]
+        cmd += ["--pool", "solo", "--loglevel", "WARNING"]
+        # preexec_fn is safe here: serve has started no threads yet.
+        child = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)
         atexit.register(_stop, child)
         self.stdout.write(f"background worker started (pid {child.pid})")
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to end the worker when serve ends, even by SIGKILL, so no orphan keeps polling."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the atexit hook still stops it on a clean exit
+        pass
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
