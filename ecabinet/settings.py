@@ -214,8 +214,11 @@ CELERY_TASK_ALWAYS_EAGER = TESTING and not TEST_REAL_BROKER
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Task modules not named tasks.py, which autodiscovery would miss.
+CELERY_IMPORTS = ["ecabinet.meetings.followup_tasks"]
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "ecabinet.audit.tasks.make_checkpoint", "schedule": float(AUDIT_CHECKPOINT_SECONDS)},
+    "meetings-overdue-tasks": {"task": "ecabinet.meetings.followup_tasks.list_overdue_tasks", "schedule": 24 * 3600.0},
 }
 
 if SMTP_URL:

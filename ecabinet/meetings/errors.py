@@ -53,3 +53,24 @@ class InvalidMeetingData(ECabinetError):
     code = "invalid_meeting_data"
     status = 422
     title = "The meeting data is not valid"
+
+
+# --- after the session: decisions, follow-up tasks, minutes (meetings.followup) ---------------
+
+
+class InvalidTaskData(ECabinetError):
+    code = "invalid_task_data"
+    status = 422
+    title = "The follow-up task data is not valid"
+
+
+class MinutesWrongState(ECabinetError):
+    code = "minutes_wrong_state"
+    status = 409
+    title = "That is not possible for the minutes in their current state"
+
+
+class MinutesFrozen(ECabinetError):
+    code = "minutes_frozen"
+    status = 409
+    title = "The minutes are approved and can no longer change"

@@ -139,3 +139,100 @@ def can_update_task(user: Any, task: Any) -> bool:
     if task.assignee_id == user.pk:
         return True
     return is_office_secretary(user) and in_government(user, task.decision.item.meeting)
+
+
+# --- after the session: decisions, follow-up tasks, minutes, efficiency report ----------------
+
+
+def can_record_decision(user: Any, item: AgendaItem) -> bool:
+    """The chair, or an office secretary on the chair's behalf, writes the conclusion on an item."""
+    return can_see_item(user, item) and can_run_session(user, item.meeting)
+
+
+def can_assign_tasks(user: Any, item: AgendaItem) -> bool:
+    return can_record_decision(user, item)
+
+
+def _task_item(task: Any) -> AgendaItem:
+    return task.decision.item  # type: ignore[no-any-return]
+
+
+def _cleared_for_task(user: Any, task: Any) -> bool:
+    item = _task_item(task)
+    return is_signed_in(user) and in_government(user, item.meeting) and user.clearance >= max(item.classification, item.meeting.classification)
+
+
+def can_see_task(user: Any, task: Any) -> bool:
+    """Those who see the item, and the ministry and person it is assigned to (if cleared for it)."""
+    if not is_signed_in(user):
+        return False
+    if can_see_item(user, _task_item(task)):
+        return True
+    assigned = task.assignee_id == user.pk or (user.organisation_id is not None and task.assignee_org_id == user.organisation_id)
+    return assigned and user.role != Role.GUEST and _cleared_for_task(user, task)
+
+
+def can_report_on_task(user: Any, task: Any) -> bool:
+    """The assignee (or, for a task given to a ministry alone, its members and secretaries), or an office secretary."""
+    if not can_see_task(user, task):
+        return False
+    if can_update_task(user, task):
+        return True
+    return task.assignee_id is None and task.assignee_org_id == user.organisation_id and user.role in (Role.MEMBER, Role.SECRETARY)
+
+
+def tasks_assigned_to(user: Any) -> QuerySet[Any]:
+    """The caller's own tasks and those of their ministry, within their clearance ("my tasks")."""
+    from ecabinet.meetings.models import FollowUpTask
+
+    if not is_signed_in(user) or user.role == Role.GUEST:
+        return FollowUpTask.objects.none()
+    mine = Q(assignee=user)
+    if user.organisation_id is not None:
+        mine |= Q(assignee_org_id=user.organisation_id)
+    return FollowUpTask.objects.filter(mine).filter(
+        decision__item__classification__lte=user.clearance,
+        decision__item__meeting__classification__lte=user.clearance,
+    )
+
+
+def minutes_level(meeting: Meeting) -> int:
+    """Minutes cover every accepted item, so they carry the highest classification among them."""
+    levels = meeting.items.filter(status=AgendaItem.Status.ACCEPTED).values_list("classification", flat=True)
+    return max([meeting.classification, *levels])
+
+
+def can_write_minutes(user: Any, meeting: Meeting) -> bool:
+    """Draft, edit and submit the minutes: the government office's secretaries."""
+    return can_see_meeting(user, meeting) and is_office_secretary(user) and user.clearance >= minutes_level(meeting)
+
+
+def can_approve_minutes(user: Any, meeting: Meeting) -> bool:
+    return can_see_meeting(user, meeting) and is_chair(user, meeting) and user.clearance >= minutes_level(meeting)
+
+
+def can_see_minutes(user: Any, minutes: Any) -> bool:
+    """Drafts stay with the office and the chair; approved minutes go to the meeting's participants."""
+    meeting = minutes.meeting
+    if not can_see_meeting(user, meeting) or user.clearance < minutes_level(meeting):
+        return False
+    if is_chair(user, meeting) or is_office_secretary(user):
+        return True
+    if minutes.state != "approved":
+        return False
+    if user.role == Role.GUEST:
+        return participation(user, meeting) is not None
+    return True
+
+
+def can_see_report(user: Any, meeting: Meeting) -> bool:
+    return can_see_meeting(user, meeting) and user.role != Role.GUEST
+
+
+def can_set_baseline(user: Any, organisation: Organisation) -> bool:
+    """An office secretary or an administrator of the same government sets the baseline length."""
+    if not is_signed_in(user) or user.organisation is None:
+        return False
+    if user.organisation.government.pk != organisation.government.pk:
+        return False
+    return is_office_secretary(user) or user.role == Role.ADMIN
