@@ -74,3 +74,30 @@ class MinutesFrozen(ECabinetError):
     code = "minutes_frozen"
     status = 409
     title = "The minutes are approved and can no longer change"
+
+
+# --- the live session (meetings.live) ---------------------------------------------------------
+
+
+class NotCheckedIn(ECabinetError):
+    code = "not_checked_in"
+    status = 409
+    title = "Not checked in to this meeting"
+
+
+class SubstitutesNotAllowed(ECabinetError):
+    code = "substitutes_not_allowed"
+    status = 409
+    title = "This meeting does not allow substitutes"
+
+
+class FloorTaken(ECabinetError):
+    code = "floor_taken"
+    status = 409
+    title = "Someone else has the floor; end it first"
+
+
+class FloorNotRequested(ECabinetError):
+    code = "floor_not_requested"
+    status = 409
+    title = "There is no such open request to speak"
