@@ -82,7 +82,7 @@ def record_decision(
         if meeting.state not in DECISION_STATES:
             raise errors.WrongState(f"Decisions are recorded during or after the session; the meeting is {meeting.state}.", state=meeting.state)
         if item.status != AgendaItem.Status.ACCEPTED:
-            raise errors.ItemWrongStatus("Only items on the agenda get a decision.", status=item.status)
+            raise errors.ItemWrongStatus("Only items on the agenda get a decision.", item_status=item.status)
         if _minutes_approved(meeting):
             raise errors.MinutesFrozen("The minutes are approved; their decisions can no longer change.")
         decision = Decision.objects.select_for_update().filter(item=item).first()

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from ecabinet import errors as base_errors
@@ -331,11 +331,11 @@ def put_decision(request: HttpRequest, meeting_id: int, item_id: int, payload: D
 
 
 @router.post("/meetings/{meeting_id}/items/{item_id}/tasks", response={201: TaskOut}, summary="Assign a follow-up task on an item's decision")
-def create_task(request: HttpRequest, meeting_id: int, item_id: int, payload: TaskIn) -> tuple[int, dict[str, Any]]:
+def create_task(request: HttpRequest, meeting_id: int, item_id: int, payload: TaskIn) -> Status[dict[str, Any]]:
     item = _item(request, meeting_id, item_id)
     decision = Decision.objects.filter(item=item).first()
     if decision is None:
-        raise errors.ItemWrongStatus("Record the decision on this item before assigning tasks.", status=item.outcome)
+        raise errors.ItemWrongStatus("Record the decision on this item before assigning tasks.", item_outcome=item.outcome)
     task = followup.create_task(
         decision,
         title=payload.title,
@@ -345,7 +345,7 @@ def create_task(request: HttpRequest, meeting_id: int, item_id: int, payload: Ta
         acting_user=_user(request),
         source_ip=client_ip(request),
     )
-    return 201, task_out(FollowUpTask.objects.select_related(*TASK_RELATED).get(pk=task.pk))
+    return Status(201, task_out(FollowUpTask.objects.select_related(*TASK_RELATED).get(pk=task.pk)))
 
 
 @router.get("/meetings/{meeting_id}/tasks", response=list[TaskOut], summary="Follow-up tasks of a meeting (all of them for the office)")
@@ -400,12 +400,12 @@ def edit_task(request: HttpRequest, task_id: int, payload: TaskEditIn) -> dict[s
 
 
 @router.post("/tasks/{task_id}/updates", response={201: TaskOut}, summary="Report progress on a task, with a comment")
-def update_task(request: HttpRequest, task_id: int, payload: TaskUpdateIn) -> tuple[int, dict[str, Any]]:
+def update_task(request: HttpRequest, task_id: int, payload: TaskUpdateIn) -> Status[dict[str, Any]]:
     task = _task(request, task_id)
     followup.update_task_progress(
         task, state=payload.state, comment=payload.comment, expected_version=payload.version, acting_user=_user(request), source_ip=client_ip(request)
     )
-    return 201, task_out(FollowUpTask.objects.select_related(*TASK_RELATED).get(pk=task.pk), with_updates=True)
+    return Status(201, task_out(FollowUpTask.objects.select_related(*TASK_RELATED).get(pk=task.pk), with_updates=True))
 
 
 # --- minutes -----------------------------------------------------------------------------------
