@@ -41,6 +41,9 @@ sysdeps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
+	command -v pdfsig >/dev/null || missing="$$missing poppler-utils"; \
+	command -v certutil >/dev/null || missing="$$missing libnss3-tools"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

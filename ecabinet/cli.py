@@ -18,6 +18,7 @@ PROJECT_COMMANDS = {
     "createadmin": "Create an administrator account",
     "check": "Check the configuration and the services it names",
     "audit": "Audit log: verify, checkpoint, proof, export",
+    "pki": "Certification authority: init, import, status, crl, chain",
 }
 
 

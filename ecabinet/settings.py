@@ -70,6 +70,14 @@ try:
     SERVE_PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
     LOGIN_DELAY_AFTER = env.int("LOGIN_DELAY_AFTER", 3, minimum=1)
     LOGIN_LOCKOUT_AFTER = env.int("LOGIN_LOCKOUT_AFTER", 10, minimum=2)
+    # PKI (ecabinet.pki): CA keys are encrypted under this passphrase; embedded mode may keep a
+    # generated one in KEY_DIR/pki/ca-passphrase instead. PUBLIC_URL goes into issued certificates.
+    PKI_CA_PASSPHRASE = env.str("CA_PASSPHRASE")
+    if PRODUCTION and PKI_CA_PASSPHRASE is not None:
+        check_secret("CA_PASSPHRASE", PKI_CA_PASSPHRASE, min_length=16)
+    PKI_PUBLIC_URL = (env.str("PKI_PUBLIC_URL") or f"http://{SERVE_HOST}:{SERVE_PORT}").rstrip("/")
+    PKI_CERT_DAYS = env.int("PKI_CERT_DAYS", 730, minimum=1)
+    PKI_CRL_DAYS = env.int("PKI_CRL_DAYS", 7, minimum=1)
     BROKER_URL = env.url("BROKER_URL", ("redis", "rediss", "amqp", "amqps", "pyamqp", "filesystem"))
 except ConfigError as exc:  # pragma: no cover - exercised by test_settings via a subprocess
     raise SystemExit(f"e-Cabinet configuration error: {exc}") from None
@@ -85,6 +93,7 @@ INSTALLED_APPS = [
     "ecabinet.web",
     "ecabinet.identity",
     "ecabinet.audit",
+    "ecabinet.pki",
     "ecabinet.meetings",
 ]
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("audit/", include("ecabinet.audit.urls")),
+    path("pki/", include("ecabinet.pki.urls")),
     path("meetings/", include("ecabinet.meetings.live_urls")),
     path("meetings/", include("ecabinet.meetings.followup_urls")),
     path("", include("ecabinet.web.urls")),

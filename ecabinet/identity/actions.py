@@ -25,6 +25,7 @@ from ecabinet.audit.actions import record
 from ecabinet.identity import errors, throttle
 from ecabinet.identity.core import secretbox, totp
 from ecabinet.identity.models import ApiToken, Clearance, Device, LoginThrottle, Organisation, Role, User, UserSession
+from ecabinet.identity.signals import user_disabled
 
 TOTP_PURPOSE = "totp"
 SESSION_LOGIN_AT = "ecab_login_at"
@@ -299,6 +300,8 @@ def disable_user(user: User, *, acting_user: User, source_ip: str | None) -> Non
         user.is_active = False
         ended = _end_sessions(user)
         record(events.USER_DISABLED, actor=acting_user, obj=user, source_ip=source_ip, details={"sessions": ended})
+        # Receivers (the PKI revokes the user's signing certificates) act inside this transaction.
+        user_disabled.send(sender=User, user=user, acting_user=acting_user, source_ip=source_ip)
 
 
 def enable_user(user: User, *, acting_user: User, source_ip: str | None) -> None:
