@@ -78,6 +78,32 @@ try:
     PKI_PUBLIC_URL = (env.str("PKI_PUBLIC_URL") or f"http://{SERVE_HOST}:{SERVE_PORT}").rstrip("/")
     PKI_CERT_DAYS = env.int("PKI_CERT_DAYS", 730, minimum=1)
     PKI_CRL_DAYS = env.int("PKI_CRL_DAYS", 7, minimum=1)
+    # Documents and Level 1 scanning (ecabinet.documents, ecabinet.security).
+    MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1024)
+    CLAMD_URL = env.url("CLAMD_URL", ("tcp", "unix"))
+    CLAMD_TIMEOUT = env.int("CLAMD_TIMEOUT", 60, minimum=1)
+    YARA_DIR = env.path("YARA_DIR", VAR_DIR / "yara")
+    ARCHIVE_MAX_ENTRIES = env.int("ARCHIVE_MAX_ENTRIES", 10_000, minimum=1)
+    ARCHIVE_MAX_RATIO = env.int("ARCHIVE_MAX_RATIO", 100, minimum=2)
+    ARCHIVE_MAX_DEPTH = env.int("ARCHIVE_MAX_DEPTH", 3, minimum=0)
+    ARCHIVE_MAX_TOTAL_BYTES = env.int("ARCHIVE_MAX_TOTAL_BYTES", 1024 * 1024 * 1024, minimum=1024)
+    # A range read authenticates the records it serves; the whole-file SHA-256 is re-checked on
+    # every full read and at least this often for ranges (a reader fetches many small ranges).
+    INTEGRITY_RECHECK_SECONDS = env.int("INTEGRITY_RECHECK_SECONDS", 300, minimum=0)
+    MASTER_KEY_FILE = env.path("MASTER_KEY_FILE", KEY_DIR / "master.key")
+    MASTER_KEY = env.str("MASTER_KEY")
+    KEYRING_DIR = env.path("KEYRING_DIR", KEY_DIR / "keyring")
+    if PRODUCTION and not MASTER_KEY and not (env.str("MASTER_KEY_FILE") and MASTER_KEY_FILE.is_file()):
+        raise ConfigError(
+            "ECABINET_MASTER_KEY_FILE (a file holding 32 random bytes in base64, mode 0600) or ECABINET_MASTER_KEY must be set in production; "
+            "documents are encrypted under it. Make one with: python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'"
+        )
+    S3_BUCKET = env.str("S3_BUCKET")
+    S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL")
+    S3_REGION = env.str("S3_REGION")
+    S3_ACCESS_KEY_ID = env.str("S3_ACCESS_KEY_ID")
+    S3_SECRET_ACCESS_KEY = env.str("S3_SECRET_ACCESS_KEY")
+    S3_PREFIX = env.str("S3_PREFIX", "") or ""
     BROKER_URL = env.url("BROKER_URL", ("redis", "rediss", "amqp", "amqps", "pyamqp", "filesystem"))
 except ConfigError as exc:  # pragma: no cover - exercised by test_settings via a subprocess
     raise SystemExit(f"e-Cabinet configuration error: {exc}") from None
@@ -95,6 +121,8 @@ INSTALLED_APPS = [
     "ecabinet.audit",
     "ecabinet.pki",
     "ecabinet.meetings",
+    "ecabinet.security",
+    "ecabinet.documents",
 ]
 
 MIDDLEWARE = [
@@ -197,6 +225,27 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "files"}},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+if S3_BUCKET:
+    # Any S3-compatible bucket (AWS, MinIO, Ceph...): the blobs are already encrypted, the bucket
+    # only keeps them. Never public, never overwritten in place.
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": S3_ENDPOINT_URL,
+            "region_name": S3_REGION,
+            "access_key": S3_ACCESS_KEY_ID,
+            "secret_key": S3_SECRET_ACCESS_KEY,
+            "location": S3_PREFIX,
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+# Uploads larger than this wait in a temporary file until the pipeline encrypts them.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = VAR_DIR / "tmp"
+FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 if REDIS_URL:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
@@ -227,6 +276,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_IMPORTS = ["ecabinet.meetings.followup_tasks"]
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "ecabinet.audit.tasks.make_checkpoint", "schedule": float(AUDIT_CHECKPOINT_SECONDS)},
+    "documents-retry-held": {"task": "ecabinet.documents.tasks.retry_held", "schedule": 300.0},
     "meetings-overdue-tasks": {"task": "ecabinet.meetings.followup_tasks.list_overdue_tasks", "schedule": 24 * 3600.0},
 }
 

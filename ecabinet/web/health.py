@@ -72,6 +72,10 @@ def readiness() -> dict[str, Any]:
     redis_check = check_redis()
     if redis_check is not None:
         checks["redis"] = redis_check
+    # YARA rules must compile; clamd, when configured, must answer (uploads are held otherwise).
+    from ecabinet.security.scanning import scanner_status
+
+    checks["scanner"] = scanner_status()
     checks["broker"] = check_broker(redis_check)
     failed = [name for name, result in checks.items() if not result["ok"]]
     return {

@@ -13,8 +13,10 @@ from ecabinet import errors
 from ecabinet.web import metrics
 
 JSON_TYPES = ("application/json", "application/problem+json")
-# API endpoints that take files say so here; every other API body must be JSON.
-MULTIPART_API_PREFIXES: tuple[str, ...] = ()
+# API endpoints that take files say so here; every other API body must be JSON. Their bodies may
+# be as large as ECABINET_MAX_UPLOAD_BYTES (plus room for the form fields), not MAX_BODY_BYTES.
+MULTIPART_API_PREFIXES: tuple[str, ...] = ("/api/v1/documents",)
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 def _route_of(request: HttpRequest) -> str:
@@ -57,16 +59,16 @@ class BodyLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > settings.MAX_BODY_BYTES:
-            err = errors.PayloadTooLarge(f"The limit is {settings.MAX_BODY_BYTES} bytes; this body has {length}.", limit=settings.MAX_BODY_BYTES)
+        ctype = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        upload = ctype == "multipart/form-data" and bool(MULTIPART_API_PREFIXES) and request.path.startswith(MULTIPART_API_PREFIXES)
+        limit = settings.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD_BYTES if upload else settings.MAX_BODY_BYTES
+        if length > limit:
+            err = errors.PayloadTooLarge(f"The limit is {limit} bytes; this body has {length}.", limit=limit)
             if request.path.startswith("/api/"):
                 return problem_json(err, request)
             return HttpResponse(err.detail, status=413, content_type="text/plain; charset=utf-8")
-        if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH") and length > 0:
-            ctype = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-            multipart_ok = ctype == "multipart/form-data" and request.path.startswith(MULTIPART_API_PREFIXES) if MULTIPART_API_PREFIXES else False
-            if ctype not in JSON_TYPES and not multipart_ok:
-                return problem_json(errors.UnsupportedMediaType(f"Got {ctype or 'no content type'}; send application/json."), request)
+        if request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH") and length > 0 and ctype not in JSON_TYPES and not upload:
+            return problem_json(errors.UnsupportedMediaType(f"Got {ctype or 'no content type'}; send application/json."), request)
         return self.get_response(request)
 
 

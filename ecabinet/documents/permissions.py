@@ -1,0 +1,126 @@
+"""Who may see and change documents: role × meeting/item membership × clearance, decided here.
+
+A document is visible to a signed-in user of the same government whose clearance reaches its
+classification, and who either
+- may see a meeting or agenda item the document is linked to (``meetings.permissions``), or
+- uploaded it, or is a secretary of its owner organisation.
+Everything else is a 404 and never appears in lists or counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecabinet.documents.models import Document, DocumentVersion, DossierEntry, RegistryRecord
+from ecabinet.identity.models import Clearance, Organisation, Role
+from ecabinet.identity.permissions import is_signed_in
+from ecabinet.meetings import permissions as meeting_permissions
+from ecabinet.meetings.models import AgendaItem, Meeting
+
+
+def _government_id(org: Organisation | None) -> int | None:
+    return org.government.pk if org is not None else None
+
+
+def same_government(user: Any, org: Organisation) -> bool:
+    return user.organisation_id is not None and _government_id(user.organisation) == _government_id(org)
+
+
+def is_owner_secretary(user: Any, document: Document) -> bool:
+    return user.role == Role.SECRETARY and user.organisation_id == document.owner_organisation_id
+
+
+def _uploaded(user: Any, document: Document) -> bool:
+    return document.created_by_id == user.pk or DocumentVersion.objects.filter(document=document, uploaded_by=user).exists()
+
+
+def entry_visible(user: Any, entry: DossierEntry) -> bool:
+    if entry.item_id is not None:
+        return meeting_permissions.can_see_item(user, entry.item)
+    return meeting_permissions.can_see_meeting(user, entry.meeting)
+
+
+def can_see_document(user: Any, document: Document) -> bool:
+    if not is_signed_in(user) or not same_government(user, document.owner_organisation):
+        return False
+    if user.clearance < document.classification:
+        return False
+    if is_owner_secretary(user, document) or _uploaded(user, document):
+        return True
+    entries = document.dossier_entries.select_related("meeting", "item__meeting")
+    return any(entry_visible(user, entry) for entry in entries)
+
+
+def visible_documents(user: Any, *, meeting: Meeting | None = None, item: AgendaItem | None = None) -> list[Document]:
+    if not is_signed_in(user) or user.organisation is None:
+        return []
+    qs = Document.objects.select_related("owner_organisation", "created_by").filter(classification__lte=user.clearance)
+    if item is not None:
+        qs = qs.filter(dossier_entries__item=item)
+    elif meeting is not None:
+        qs = qs.filter(dossier_entries__meeting=meeting)
+    return [doc for doc in qs.distinct() if can_see_document(user, doc)]
+
+
+def can_create_document(user: Any, owner: Organisation) -> bool:
+    """Secretaries put documents in: those of the owner organisation, or of the government office."""
+    if not is_signed_in(user) or user.role != Role.SECRETARY or not same_government(user, owner):
+        return False
+    return user.organisation_id == owner.pk or meeting_permissions.is_office_secretary(user)
+
+
+def can_add_version(user: Any, document: Document) -> bool:
+    if not can_see_document(user, document):
+        return False
+    if is_owner_secretary(user, document) or document.created_by_id == user.pk:
+        return True
+    return meeting_permissions.is_office_secretary(user)
+
+
+def can_link(user: Any, document: Document, meeting: Meeting, item: AgendaItem | None) -> bool:
+    """Put a document in a dossier: someone who may edit that item, or manage that meeting."""
+    if not can_see_document(user, document):
+        return False
+    if document.classification > (item.classification if item is not None else meeting.classification) and user.role != Role.SECRETARY:
+        return False
+    if item is not None:
+        return meeting_permissions.can_edit_item(user, item) or meeting_permissions.can_manage_meeting(user, meeting)
+    return meeting_permissions.can_manage_meeting(user, meeting)
+
+
+def can_see_version(user: Any, version: DocumentVersion) -> bool:
+    return can_see_document(user, version.document)
+
+
+def can_read_content(user: Any, version: DocumentVersion) -> bool:
+    return can_see_version(user, version) and version.is_ready
+
+
+def can_set_policy(user: Any, government: Organisation) -> bool:
+    return is_signed_in(user) and user.role == Role.ADMIN and same_government(user, government)
+
+
+# --- the paper registry ----------------------------------------------------------------------
+
+
+def can_see_record(user: Any, record: RegistryRecord) -> bool:
+    if not is_signed_in(user) or not same_government(user, record.organisation):
+        return False
+    if record.custodian_id == user.pk or record.movements.filter(holder=user).exists():
+        return True
+    return user.clearance >= record.classification and user.role in (Role.SECRETARY, Role.SECURITY_OFFICER)
+
+
+def visible_records(user: Any) -> list[RegistryRecord]:
+    if not is_signed_in(user) or user.organisation is None:
+        return []
+    gov = user.organisation.government
+    qs = RegistryRecord.objects.select_related("organisation", "custodian").filter(
+        organisation__in=Organisation.objects.filter(pk=gov.pk) | Organisation.objects.filter(parent=gov) | Organisation.objects.filter(parent__parent=gov)
+    )
+    return [r for r in qs if can_see_record(user, r)]
+
+
+def can_keep_registry(user: Any, organisation: Organisation, level: int = Clearance.SECRET) -> bool:
+    """Create and update registry records, record copies handed out and returned."""
+    return is_signed_in(user) and user.role == Role.SECRETARY and same_government(user, organisation) and user.clearance >= level
