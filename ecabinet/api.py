@@ -99,13 +99,15 @@ def register_routers() -> None:
     from ecabinet.identity.api import router as identity_router
     from ecabinet.pki.api import router as pki_router
     from ecabinet.security.api import router as security_router
-    from ecabinet.meetings.live_api import router as live_router
     from ecabinet.meetings.followup_api import router as followup_router
+    from ecabinet.meetings.api import router as meetings_router
+    from ecabinet.meetings.live_api import router as live_router
 
     api.add_router("/", identity_router)
     api.add_router("/audit", audit_router)
     api.add_router("/", documents_router)
     api.add_router("/security", security_router)
     api.add_router("/pki", pki_router)
-    api.add_router("/meetings", live_router)
     api.add_router("/", followup_router)
+    api.add_router("/", meetings_router)
+    api.add_router("/meetings", live_router)

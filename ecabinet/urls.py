@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("audit/", include("ecabinet.audit.urls")),
     path("pki/", include("ecabinet.pki.urls")),
+    path("meetings/", include("ecabinet.meetings.urls")),
     path("meetings/", include("ecabinet.meetings.live_urls")),
     path("meetings/", include("ecabinet.meetings.followup_urls")),
     path("", include("ecabinet.web.urls")),

@@ -55,25 +55,22 @@ class InvalidMeetingData(ECabinetError):
     title = "The meeting data is not valid"
 
 
-# --- after the session: decisions, follow-up tasks, minutes (meetings.followup) ---------------
-
-
-class InvalidTaskData(ECabinetError):
-    code = "invalid_task_data"
+class InvalidAgendaOrder(ECabinetError):
+    code = "invalid_agenda_order"
     status = 422
-    title = "The follow-up task data is not valid"
+    title = "The new order must list every item of the agenda exactly once"
 
 
-class MinutesWrongState(ECabinetError):
-    code = "minutes_wrong_state"
+class VersionRequired(ECabinetError):
+    code = "version_required"
+    status = 428
+    title = "Say which version you edited: send If-Match or a version field"
+
+
+class ConsentNotPossible(ECabinetError):
+    code = "consent_not_possible"
     status = 409
-    title = "That is not possible for the minutes in their current state"
-
-
-class MinutesFrozen(ECabinetError):
-    code = "minutes_frozen"
-    status = 409
-    title = "The minutes are approved and can no longer change"
+    title = "The consent block cannot be changed now"
 
 
 # --- the live session (meetings.live) ---------------------------------------------------------
@@ -101,3 +98,24 @@ class FloorNotRequested(ECabinetError):
     code = "floor_not_requested"
     status = 409
     title = "There is no such open request to speak"
+
+
+# --- after the session: decisions, follow-up tasks, minutes (meetings.followup) ---------------
+
+
+class InvalidTaskData(ECabinetError):
+    code = "invalid_task_data"
+    status = 422
+    title = "The follow-up task data is not valid"
+
+
+class MinutesWrongState(ECabinetError):
+    code = "minutes_wrong_state"
+    status = 409
+    title = "That is not possible for the minutes in their current state"
+
+
+class MinutesFrozen(ECabinetError):
+    code = "minutes_frozen"
+    status = 409
+    title = "The minutes are approved and can no longer change"

@@ -141,6 +141,28 @@ def can_update_task(user: Any, task: Any) -> bool:
     return is_office_secretary(user) and in_government(user, task.decision.item.meeting)
 
 
+def can_see_missing_positions(user: Any, meeting: Meeting) -> bool:
+    """Who has not answered yet: the secretaries running the meeting and the chair."""
+    return can_manage_meeting(user, meeting)
+
+
+def can_edit_item(user: Any, item: AgendaItem) -> bool:
+    """The proposer while the item awaits review or was returned; an office secretary any time."""
+    if not can_see_item(user, item):
+        return False
+    if can_review_item(user, item.meeting):
+        return True
+    return item.proposed_by_id == user.pk and item.status in (AgendaItem.Status.PROPOSED, AgendaItem.Status.RETURNED)
+
+
+def can_withdraw_item(user: Any, item: AgendaItem) -> bool:
+    return can_see_item(user, item) and item.proposed_by_id == user.pk
+
+
+def can_manage_calendar(user: Any) -> bool:
+    return is_signed_in(user)
+
+
 # --- after the session: decisions, follow-up tasks, minutes, efficiency report ----------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -18,6 +19,12 @@ from ecabinet.meetings.tests.factories import (
     OfficeFactory,
     ParticipantFactory,
 )
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Argon2 is deliberately slow and the cabinet has eight people; sign-in is proven in identity's tests."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @dataclass
