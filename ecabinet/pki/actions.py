@@ -243,9 +243,12 @@ def current_crl(issuer: Authority | None = None) -> RevocationList:
 
 
 def _imported_crl_issuer() -> Authority | None:
-    """The imported CA whose CRL covers member certificates: the newest CRL of any imported CA."""
-    newest = RevocationList.objects.filter(imported=True, issuer__active=True).order_by("-this_update").select_related("issuer").first()
-    return newest.issuer if newest else None
+    """The imported CA whose CRL covers member certificates: an intermediate's if there is one."""
+    for kind in (Authority.Kind.IMPORTED_INTERMEDIATE, Authority.Kind.IMPORTED_ANCHOR):
+        newest = RevocationList.objects.filter(imported=True, issuer__active=True, issuer__kind=kind).order_by("-this_update").select_related("issuer").first()
+        if newest is not None:
+            return newest.issuer
+    return None
 
 
 # --- enrolment ------------------------------------------------------------------------------

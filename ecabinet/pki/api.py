@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from ecabinet import errors as base_errors
 from ecabinet.identity.auth import session_or_token
@@ -87,14 +87,14 @@ def list_requests(request: HttpRequest, state: str | None = None, mine: bool = F
 
 
 @router.post("/requests", response={201: RequestOut}, summary="Send a device's CSR (the private key stays on the device)")
-def create_request(request: HttpRequest, payload: EnrolIn) -> tuple[int, dict[str, Any]]:
+def create_request(request: HttpRequest, payload: EnrolIn) -> Status:
     actor: User = request.auth  # type: ignore[attr-defined]
     if not permissions.can_enrol(actor):
         raise base_errors.Forbidden("Your role does not sign documents or ballots.")
     req = actions.request_enrolment(
         actor, csr=payload.csr, device_label=payload.device_label, source=payload.source, acting_user=actor, source_ip=client_ip(request)
     )
-    return 201, request_out(req)
+    return Status(201, request_out(req))
 
 
 def _visible_request(request: HttpRequest, request_id: int) -> EnrolmentRequest:
@@ -147,6 +147,20 @@ def list_certificates(request: HttpRequest, mine: bool = False, user_id: int | N
     return [certificate_out(c) for c in found[:1000] if permissions.can_see_certificate(actor, c)]
 
 
+@router.post("/certificates/import", response={201: CertificateOut}, summary="Register a certificate issued by the imported government CA to a member")
+def import_certificate(request: HttpRequest, payload: ImportCertificateIn) -> Status:
+    actor: User = request.auth  # type: ignore[attr-defined]
+    if not permissions.can_import_certificates(actor):
+        raise base_errors.Forbidden("Only an administrator registers imported certificates.")
+    owner = User.objects.select_related("organisation").filter(pk=payload.user_id).first()
+    if owner is None or not can_see_user(actor, owner):
+        raise base_errors.NotFound()
+    cert = actions.import_member_certificate(
+        owner, certificate=payload.certificate, device_label=payload.device_label, acting_user=actor, source_ip=client_ip(request)
+    )
+    return Status(201, certificate_out(cert))
+
+
 def _visible_certificate(request: HttpRequest, certificate_id: int) -> MemberCertificate:
     cert = MemberCertificate.objects.select_related("user__organisation").filter(pk=certificate_id).first()
     if cert is None or not permissions.can_see_certificate(request.auth, cert):  # type: ignore[attr-defined]
@@ -166,17 +180,3 @@ def revoke(request: HttpRequest, certificate_id: int, payload: RevokeIn) -> dict
         raise base_errors.Forbidden("Only the owner, an administrator or the security officer revokes a certificate.")
     actions.revoke_certificate(cert, reason=payload.reason, acting_user=request.auth, source_ip=client_ip(request))  # type: ignore[attr-defined]
     return certificate_out(cert)
-
-
-@router.post("/certificates/import", response={201: CertificateOut}, summary="Register a certificate issued by the imported government CA to a member")
-def import_certificate(request: HttpRequest, payload: ImportCertificateIn) -> tuple[int, dict[str, Any]]:
-    actor: User = request.auth  # type: ignore[attr-defined]
-    if not permissions.can_import_certificates(actor):
-        raise base_errors.Forbidden("Only an administrator registers imported certificates.")
-    owner = User.objects.select_related("organisation").filter(pk=payload.user_id).first()
-    if owner is None or not can_see_user(actor, owner):
-        raise base_errors.NotFound()
-    cert = actions.import_member_certificate(
-        owner, certificate=payload.certificate, device_label=payload.device_label, acting_user=actor, source_ip=client_ip(request)
-    )
-    return 201, certificate_out(cert)
