@@ -103,15 +103,13 @@ def _precheck(stream: BinaryIO, filename: str) -> tuple[str, int, str]:
 
 
 def _queue(version: DocumentVersion, inline: bool) -> None:
-    version_id = version.pk
+    # inline: the caller (the bulk import) runs the pipeline itself once this returns.
     if inline:
-        from ecabinet.documents import pipeline
+        return
+    from ecabinet.documents import tasks
 
-        transaction.on_commit(lambda: pipeline.process_version(version_id))
-    else:
-        from ecabinet.documents import tasks
-
-        transaction.on_commit(lambda: tasks.process_version.delay(version_id))
+    version_id = version.pk
+    transaction.on_commit(lambda: tasks.process_version.delay(version_id))
 
 
 def _new_version(document: Document, stream: BinaryIO, *, name: str, size: int, sha256: str, change_note: str, acting_user: User) -> DocumentVersion:
@@ -165,7 +163,11 @@ def create_document(
     source_ip: str | None = None,
     inline: bool = False,
 ) -> DocumentVersion:
-    """A new document with its first version, optionally put straight into a dossier."""
+    """A new document with its first version, optionally put straight into a dossier.
+
+    The version is queued for the pipeline after commit, unless ``inline``: then the caller runs
+    ``pipeline.process_version`` itself (the bulk import does, to print each file's result).
+    """
     check_electronic(owner_organisation, classification)
     name, size, sha256 = _precheck(stream, filename)
     blob_name = ""

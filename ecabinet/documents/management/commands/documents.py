@@ -118,6 +118,7 @@ class Command(BaseCommand):
             return f"REFUSED  {path}  {exc.code}: {exc.detail}", False
         except OSError as exc:
             return f"REFUSED  {path}  unreadable: {exc}", False
+        pipeline.process_version(version.pk)
         version.refresh_from_db()
         if version.state == DocumentVersion.State.READY:
             removed = f"  removed: {', '.join(version.disarm_removed)}" if version.disarm_removed else ""
