@@ -363,7 +363,7 @@ def freeze_dossier(meeting: Meeting, *, acting_user: Any, source_ip: str | None 
     frozen: dict[str, int] = {}
     pending: list[int] = []
     with transaction.atomic():
-        entries = list(DossierEntry.objects.select_for_update().filter(meeting=meeting).select_related("document"))
+        entries = list(DossierEntry.objects.select_for_update(of=("self",)).filter(meeting=meeting).select_related("document").order_by("pk"))
         for entry in entries:
             current = entry.document.current_version()
             if current is None:
