@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from ecabinet import errors as base_errors
 from ecabinet.identity.auth import session_or_token
@@ -75,10 +75,10 @@ def check_out(request: HttpRequest, meeting_id: int, payload: CheckOutIn) -> dic
 
 
 @router.post("/{meeting_id}/items/{item_id}/speakers", response={201: list[SpeakerOut]}, summary="Ask for the floor on an item")
-def request_floor(request: HttpRequest, meeting_id: int, item_id: int) -> tuple[int, list[dict[str, Any]]]:
+def request_floor(request: HttpRequest, meeting_id: int, item_id: int) -> Status:
     item = _item(request, meeting_id, item_id)
     live.request_floor(item, acting_user=request.auth, source_ip=client_ip(request))  # type: ignore[arg-type]
-    return 201, live.speakers_out(item)
+    return Status(201, live.speakers_out(item))
 
 
 @router.post("/{meeting_id}/items/{item_id}/speakers/withdraw", response=list[SpeakerOut], summary="Leave an item's speakers' list (or yield the floor)")

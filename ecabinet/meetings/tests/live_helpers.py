@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from asgiref.testing import ApplicationCommunicator
 from django.test import Client
 from django.utils import timezone
 
@@ -41,3 +42,39 @@ def post(client: Client, path: str, body: Any = None) -> Any:
 
 def base(meeting: Meeting) -> str:
     return f"/api/v1/meetings/{meeting.pk}"
+
+
+class WebsocketClient(ApplicationCommunicator):
+    """channels' WebsocketCommunicator, minus the import of daphne that ``channels.testing`` makes
+    (daphne is not a dependency here): drives an ASGI app through one WebSocket connection."""
+
+    def __init__(self, application: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        scope = {
+            "type": "websocket",
+            "path": path,
+            "query_string": b"",
+            "headers": headers,
+            "subprotocols": [],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        super().__init__(application, scope)
+
+    async def connect(self, timeout: float = 5) -> tuple[bool, int | None]:
+        await self.send_input({"type": "websocket.connect"})
+        response = await self.receive_output(timeout)
+        if response["type"] == "websocket.close":
+            return False, response.get("code", 1000)
+        return True, None
+
+    async def send_json_to(self, data: Any) -> None:
+        await self.send_input({"type": "websocket.receive", "text": json.dumps(data)})
+
+    async def receive_json_from(self, timeout: float = 5) -> Any:
+        response = await self.receive_output(timeout)
+        assert response["type"] == "websocket.send", response
+        return json.loads(response["text"])
+
+    async def disconnect(self, code: int = 1000, timeout: float = 5) -> None:
+        await self.send_input({"type": "websocket.disconnect", "code": code})
+        await self.wait(timeout)
