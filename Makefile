@@ -36,7 +36,8 @@ messages: $(VENV)/.runtime-installed
 	  cd ecabinet && ../$(BIN)/django-admin compilemessages -v 0; \
 	fi
 
-# Debian packages the tests drive from outside: Chromium for browser tests, gettext for messages.
+# Debian packages the tests drive from outside: Chromium for browser tests, gettext for messages,
+# clamd (clamav-daemon) for the ClamAV tests, which start their own with a signature file they write.
 sysdeps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
@@ -44,6 +45,7 @@ sysdeps:
 	command -v pdfsig >/dev/null || missing="$$missing poppler-utils"; \
 	command -v certutil >/dev/null || missing="$$missing libnss3-tools"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v clamd >/dev/null || [ -x /usr/sbin/clamd ] || missing="$$missing clamav-daemon"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
