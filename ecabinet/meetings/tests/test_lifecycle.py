@@ -246,3 +246,20 @@ def test_participants_added_and_removed(cabinet):
     assert_problem(client.delete(f"{url}/{cabinet.chair.pk}"), 422, "invalid_meeting_data")
     assert audit_count(events.PARTICIPANT_ADDED) == 1 and audit_count(events.PARTICIPANT_REMOVED) == 1
     assert_problem(post_json(api_client(cabinet.members[1]), url, {"user_id": low.pk}), 404, "not_found")
+
+
+def test_endpoints_are_documented_in_openapi(db):
+    paths = Client().get("/api/v1/openapi.json").json()["paths"]
+    for path in (
+        "/api/v1/meetings",
+        "/api/v1/meetings/{meeting_id}",
+        "/api/v1/meetings/{meeting_id}/publish",
+        "/api/v1/meetings/{meeting_id}/agenda/order",
+        "/api/v1/items/{item_id}/review",
+        "/api/v1/items/{item_id}/positions/me",
+        "/api/v1/meetings/{meeting_id}/positions/missing",
+        "/api/v1/meetings/{meeting_id}/consent/confirm",
+        "/api/v1/calendar/feeds",
+    ):
+        assert path in paths, path
+    assert "patch" in paths["/api/v1/meetings/{meeting_id}"]
