@@ -173,7 +173,7 @@ def task_create(request: HttpRequest, meeting_id: int, item_id: int) -> HttpResp
     if decision is None:
         messages.error(request, _("Record the decision before assigning tasks."))
     elif not form.is_valid():
-        messages.error(request, _("Check the task: %(errors)s") % {"errors": "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())})
+        messages.error(request, _("Check the task: %(errors)s") % {"errors": "; ".join(f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items())})
     else:
         data = form.cleaned_data
         _attempt(

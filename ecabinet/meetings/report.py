@@ -201,7 +201,8 @@ def _item_inputs(user: Any, meeting: Meeting) -> list[ItemInput]:
     seconds: dict[int, list[int]] = {}
     spoken = SpeakerRequest.objects.filter(item__in=items, granted_at__isnull=False, ended_at__isnull=False).values_list("item_id", "granted_at", "ended_at")
     for item_id, granted, ended in spoken:
-        seconds.setdefault(item_id, []).append(int((ended - granted).total_seconds()))
+        if granted is not None and ended is not None:
+            seconds.setdefault(item_id, []).append(int((ended - granted).total_seconds()))
     return [
         ItemInput(
             item_id=i.pk,
