@@ -68,7 +68,7 @@ def assert_fits_width(page: Any) -> None:
 
 SMALL_TARGETS_JS = """
 (tap) => [...document.querySelectorAll(
-    '.topbar a, .topbar button, main button, main input:not([type=hidden]), main select, main summary, main .button-link, main .tile')]
+    '.topbar a, .topbar button, .mainnav a, main button, main input:not([type=hidden]), main select, main summary, main .button-link, main .tile')]
   .filter((el) => el.getClientRects().length > 0)
   .map((el) => { const r = el.getBoundingClientRect();
                  return {el: el.outerHTML.slice(0, 90), w: Math.round(r.width), h: Math.round(r.height)}; })
@@ -79,6 +79,14 @@ SMALL_TARGETS_JS = """
 def assert_tap_targets(page: Any) -> None:
     small = page.evaluate(SMALL_TARGETS_JS, TAP)
     assert small == [], f"controls smaller than {TAP}px on {page.url}: {small}"
+
+
+def assert_nav_reachable(page: Any, nav: Any) -> None:
+    """Every entry of the navigation is on screen, side by side with nothing cut off."""
+    links = nav.get_by_role("link")
+    assert links.count() >= 3
+    for i in range(links.count()):
+        assert_within_viewport(page, links.nth(i))
 
 
 def assert_within_viewport(page: Any, locator: Any) -> None:
@@ -118,8 +126,9 @@ def test_member_signs_in_and_the_shell_fits(new_page, artifacts_dir, name):
     page.screenshot(path=str(artifacts_dir / f"home-{name}.png"), full_page=True)
 
     nav = page.get_by_role("navigation", name=t("vi", "Main"))
+    assert_nav_reachable(page, nav)
     for label in ("Home", "Profile", "Sessions and devices"):
-        assert_within_viewport(page, nav.get_by_role("link", name=t("vi", label), exact=True))
+        expect(nav.get_by_role("link", name=t("vi", label), exact=True)).to_be_visible()
     expect(nav.get_by_role("link", name=t("vi", "Home"), exact=True)).to_have_attribute("aria-current", "page")
 
     # Every page of the shell fits, and the nav takes you there.
@@ -138,21 +147,24 @@ def test_member_signs_in_and_the_shell_fits(new_page, artifacts_dir, name):
     assert not UserSession.objects.filter(user=user, ended_at=None).exists()
 
 
-def test_security_officer_nav_fits_on_a_phone(new_page):
-    """The longest navigation (five entries) still fits a phone without sideways scrolling."""
+@pytest.mark.parametrize("name", ["phone-390x844", "tablet-portrait-768x1024"])
+def test_security_officer_nav_fits(new_page, artifacts_dir, name):
+    """The longest navigation (the security officer's) still fits without sideways scrolling."""
     officer = minister(full_name="Hoàng Minh Tuấn", title="Cán bộ an ninh thông tin", role=Role.SECURITY_OFFICER)
-    page = new_page(PHONE)
+    page = new_page(VIEWPORTS[name])
     sign_in(page, officer)
     nav = page.get_by_role("navigation", name=t("vi", "Main"))
-    links = nav.get_by_role("link")
-    expect(links).to_have_count(5)
-    for i in range(5):
-        assert_within_viewport(page, links.nth(i))
+    for label in ("Home", "Audit log", "Sign-in locks", "Profile", "Sessions and devices"):
+        expect(nav.get_by_role("link", name=t("vi", label), exact=True)).to_be_visible()
+    assert_nav_reachable(page, nav)
     assert_fits_width(page)
-    nav.get_by_role("link", name=t("vi", "Audit log")).click()
+    assert_tap_targets(page)
+    page.screenshot(path=str(artifacts_dir / f"home-security-officer-{name}.png"), full_page=True)
+    nav.get_by_role("link", name=t("vi", "Audit log"), exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(t("vi", "Audit log"))
     assert_fits_width(page)
-    nav.get_by_role("link", name=t("vi", "Sign-in locks")).click()
+    page.screenshot(path=str(artifacts_dir / f"audit-{name}.png"), full_page=True)
+    nav.get_by_role("link", name=t("vi", "Sign-in locks"), exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(t("vi", "Sign-in locks"))
     assert_fits_width(page)
     assert_tap_targets(page)
