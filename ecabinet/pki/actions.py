@@ -287,7 +287,7 @@ def request_enrolment(user: User, *, csr: str | bytes, device_label: str, source
 
 
 def _locked_pending(request: EnrolmentRequest) -> EnrolmentRequest:
-    fresh = EnrolmentRequest.objects.select_for_update().select_related("user__organisation").get(pk=request.pk)
+    fresh = EnrolmentRequest.objects.select_for_update(of=("self",)).select_related("user__organisation").get(pk=request.pk)
     if fresh.state != EnrolmentRequest.State.PENDING:
         raise errors.RequestNotPending()
     return fresh
@@ -411,7 +411,7 @@ def revoke_certificate(
     if reason not in MemberCertificate.Reason.values:
         raise InvalidInput(f"unknown revocation reason {reason!r}")
     with transaction.atomic():
-        fresh = MemberCertificate.objects.select_for_update().select_related("issuer").get(pk=certificate.pk)
+        fresh = MemberCertificate.objects.select_for_update(of=("self",)).select_related("issuer").get(pk=certificate.pk)
         if fresh.revoked_at is not None:
             raise errors.AlreadyRevoked()
         moment = at or timezone.now()
@@ -432,7 +432,7 @@ def revoke_all_for_user(user: User, *, reason: str, acting_user: User | None, so
     """Revoke every live certificate of ``user`` and reject their pending requests (one CRL at the end)."""
     with transaction.atomic():
         now = timezone.now()
-        live = list(MemberCertificate.objects.select_for_update().select_related("issuer").filter(user=user, revoked_at__isnull=True))
+        live = list(MemberCertificate.objects.select_for_update(of=("self",)).select_related("issuer").filter(user=user, revoked_at__isnull=True))
         for cert in live:
             MemberCertificate.objects.filter(pk=cert.pk).update(revoked_at=now, revocation_reason=reason, revoked_by=acting_user)
         numbers = {issuer.pk: _crl_after_revocation(issuer) for issuer in {c.issuer for c in live}}
