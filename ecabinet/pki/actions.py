@@ -219,8 +219,12 @@ def publish_crl(*, issuer: Authority | None = None, acting_user: Any = None, sou
     with transaction.atomic():
         crl = _publish_crl(issuer)
         record(
-            events.CRL_PUBLISHED, actor=acting_user, obj=issuer, source_ip=source_ip, details={"number": crl.number, "next_update": crl.next_update.isoformat()}
-        )  # type: ignore[union-attr]
+            events.CRL_PUBLISHED,
+            actor=acting_user,
+            obj=issuer,
+            source_ip=source_ip,
+            details={"number": crl.number, "next_update": crl.next_update.isoformat() if crl.next_update else None},
+        )
     return crl
 
 

@@ -177,7 +177,8 @@ def _cmd_fetch(args: argparse.Namespace) -> None:
         print(json.dumps({"request": result["id"], "state": result["state"]}))
         raise SystemExit(2)
     cert = x509.load_pem_x509_certificate(result["certificate"]["certificate_pem"].encode())
-    if cert.public_key().public_numbers() != key.public_key().public_numbers():
+    issued_key = cert.public_key()
+    if not isinstance(issued_key, ec.EllipticCurvePublicKey) or issued_key.public_numbers() != key.public_key().public_numbers():
         raise ClientError("the issued certificate is not for the key in this file")
     write_p12(args.p12, key, secret, cert, api.ca_chain())
     print(json.dumps({"request": result["id"], "state": "approved", "fingerprint": result["certificate"]["fingerprint"]}))

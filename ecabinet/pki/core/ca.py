@@ -78,7 +78,7 @@ def _draft_key() -> ec.EllipticCurvePrivateKey:
 
 def sign_certificate(builder: x509.CertificateBuilder, signer: Signer) -> x509.Certificate:
     hash_algorithm = hash_for(signer.public_key())
-    tbs = builder.sign(_draft_key(), hash_algorithm).tbs_certificate_bytes
+    tbs = builder.sign(_draft_key(), hash_algorithm).tbs_certificate_bytes  # type: ignore[arg-type]
     signature = signer.sign(tbs, hash_algorithm)
     assembled = ax509.Certificate(
         {
@@ -92,7 +92,7 @@ def sign_certificate(builder: x509.CertificateBuilder, signer: Signer) -> x509.C
 
 def sign_crl(builder: x509.CertificateRevocationListBuilder, signer: Signer) -> x509.CertificateRevocationList:
     hash_algorithm = hash_for(signer.public_key())
-    tbs = builder.sign(_draft_key(), hash_algorithm).tbs_certlist_bytes
+    tbs = builder.sign(_draft_key(), hash_algorithm).tbs_certlist_bytes  # type: ignore[arg-type]
     signature = signer.sign(tbs, hash_algorithm)
     assembled = acrl.CertificateList(
         {

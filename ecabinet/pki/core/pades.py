@@ -37,7 +37,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from ecabinet.pki.core.errors import MalformedInput, PkiCoreError
 from ecabinet.pki.core.keys import Signer
 
-_HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 
 def _asn1_cert(cert: x509.Certificate) -> ax509.Certificate:

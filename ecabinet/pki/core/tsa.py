@@ -20,7 +20,7 @@ from pyhanko.sign.timestamps.api import TimeStamper
 from ecabinet.pki.core.keys import Signer
 
 ANY_POLICY = "2.5.29.32.0"
-_HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 
 def _asn1(cert: x509.Certificate) -> ax509.Certificate:
