@@ -27,6 +27,9 @@ from ecabinet.web import metrics
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+# Events after which what a user may see can have changed: items accepted, reclassified or given
+# guests, participants added or removed, the meeting itself edited.
+REFRESH_KINDS = (live.AGENDA, "participants.", "meeting.updated", "item.updated")
 
 
 def session_ok(user: Any, session: Any) -> bool:
@@ -88,7 +91,7 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
         if meeting is None or not permissions.can_see_meeting(self.user, meeting):
             return False
         self.clearance = self.user.clearance
-        self.visible_items = frozenset(item.pk for item in permissions.visible_items(self.user, meeting))
+        self.visible_items = frozenset(item.pk for item in permissions.visible_items_at_once(self.user, meeting))
         return True
 
     async def disconnect(self, code: int) -> None:
@@ -113,9 +116,19 @@ class MeetingConsumer(AsyncJsonWebsocketConsumer):
             return None
         return live.snapshot(Meeting.objects.get(pk=self.meeting_id), self.user)
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels closes stale database connections before every handler, a trip to the one
+        # thread that runs sync code; relaying an event needs no database (a refresh goes through
+        # database_sync_to_async, which does its own), and with a thousand tablets on one meeting
+        # those trips queue up behind each other.
+        if message.get("type") == "meeting.event":
+            await self.meeting_event(message)
+        else:
+            await super().dispatch(message)
+
     async def meeting_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
-        if str(event.get("kind", "")).startswith(live.AGENDA):
+        if str(event.get("kind", "")).startswith(REFRESH_KINDS):
             still_visible = await database_sync_to_async(self._refresh_visibility)()
             if not still_visible:
                 await self.close(code=CLOSE_NOT_FOUND)

@@ -130,23 +130,22 @@ def _person(user: User | None) -> dict[str, Any] | None:
     return {"id": user.pk, "name": user.display_name, "title": user.title}
 
 
+def _speaker(req: SpeakerRequest, n: int) -> dict[str, Any]:
+    return {
+        "id": req.pk,
+        "n": n,
+        "user": _person(req.user),
+        "state": req.state,
+        "requested_at": req.requested_at.isoformat(),
+        "granted_at": req.granted_at.isoformat() if req.granted_at else None,
+        "ended_at": req.ended_at.isoformat() if req.ended_at else None,
+        "time_limit_seconds": req.time_limit_seconds,
+    }
+
+
 def speakers_out(item: AgendaItem) -> list[dict[str, Any]]:
     rows = SpeakerRequest.objects.filter(item=item).select_related("user").order_by("requested_at", "pk")
-    out = []
-    for n, req in enumerate(rows, start=1):
-        out.append(
-            {
-                "id": req.pk,
-                "n": n,
-                "user": _person(req.user),
-                "state": req.state,
-                "requested_at": req.requested_at.isoformat(),
-                "granted_at": req.granted_at.isoformat() if req.granted_at else None,
-                "ended_at": req.ended_at.isoformat() if req.ended_at else None,
-                "time_limit_seconds": req.time_limit_seconds,
-            }
-        )
-    return out
+    return [_speaker(req, n) for n, req in enumerate(rows, start=1)]
 
 
 def voting_member_ids(meeting: Meeting) -> set[int]:
@@ -219,9 +218,18 @@ def sees_meeting_level(user: User, meeting: Meeting) -> bool:
     return user.clearance >= meeting.classification
 
 
+def speakers_by_item(items: list[AgendaItem]) -> dict[str, list[dict[str, Any]]]:
+    lists: dict[str, list[dict[str, Any]]] = {str(item.pk): [] for item in items}
+    rows = SpeakerRequest.objects.filter(item__in=items).select_related("user").order_by("requested_at", "pk")
+    for req in rows:
+        bucket = lists[str(req.item_id)]
+        bucket.append(_speaker(req, len(bucket) + 1))
+    return lists
+
+
 def snapshot(meeting: Meeting, user: User) -> dict[str, Any]:
     """The whole current state of the session as ``user`` may see it (the caller checked access)."""
-    items = permissions.visible_items(user, meeting)
+    items = permissions.visible_items_at_once(user, meeting)
     running = next((item for item in items if item.started_at is not None and item.ended_at is None), None)
     rules = rules_for(meeting)
     own = Attendance.objects.filter(meeting=meeting, user=user, left_at__isnull=True).first()
@@ -232,7 +240,7 @@ def snapshot(meeting: Meeting, user: User) -> dict[str, Any]:
         "items": [item_out(item) for item in items],
         "running_item": item_out(running) if running else None,
         "attendance": attendance_out(meeting) if sees_meeting_level(user, meeting) else None,
-        "speakers": {str(item.pk): speakers_out(item) for item in items},
+        "speakers": speakers_by_item(items),
         "speaking_seconds": rules.default_speaking_seconds,
         "you": {
             "id": user.pk,
@@ -240,7 +248,7 @@ def snapshot(meeting: Meeting, user: User) -> dict[str, Any]:
             "can_run_session": permissions.can_run_session(user, meeting),
             "can_attend": permissions.can_attend(user, meeting),
             "checked_in": own.mode if own else None,
-            "may_request_floor": [item.pk for item in items if permissions.can_request_floor(user, item)],
+            "may_request_floor": [item.pk for item in items] if items and permissions.may_request_floor_on_visible(user, meeting) else [],
         },
     }
 

@@ -11,7 +11,7 @@ from ecabinet.identity.models import Clearance, Role
 from ecabinet.identity.tests.factories import UserFactory
 from ecabinet.identity.tests.test_api_auth import assert_problem
 from ecabinet.meetings import live
-from ecabinet.meetings.models import Meeting
+from ecabinet.meetings.models import AgendaItem, Meeting
 from ecabinet.meetings.tests.factories import AgendaItemFactory, ItemGuestFactory
 from ecabinet.meetings.tests.live_helpers import base, open_session, signed_in
 
@@ -91,3 +91,32 @@ def test_the_tablet_page_refuses_anonymous_outsiders_and_unfinished_sign_in(sess
     assert response.status_code == 302 and "/login/" in response["Location"]
     assert signed_in(UserFactory(role=Role.MEMBER, organisation=session.government)).get(path).status_code == 404
     assert signed_in(session.members[0], mfa=False).get(path).status_code == 302
+
+
+def test_the_fast_visibility_used_by_the_live_channel_agrees_with_can_see_item(session):
+    from ecabinet.meetings import permissions
+
+    meeting = session.meeting
+    AgendaItemFactory(meeting=meeting, status=AgendaItem.Status.PROPOSED, proposed_by=session.ministry_secretary)
+    AgendaItemFactory(meeting=meeting, status=AgendaItem.Status.RETURNED, proposed_by=session.office_secretary, classification=Clearance.CONFIDENTIAL)
+    expert = UserFactory(role=Role.GUEST, organisation=session.government)
+    ItemGuestFactory(item=session.items[2], user=expert)
+    ItemGuestFactory(item=AgendaItemFactory(meeting=meeting, status=AgendaItem.Status.PROPOSED, proposed_by=session.ministry_secretary), user=expert)
+    people = [
+        session.chair,
+        *session.members,
+        session.guest,
+        expert,
+        session.office_secretary,
+        session.ministry_secretary,
+        UserFactory(role=Role.MEMBER, organisation=session.government),
+        UserFactory(role=Role.SECRETARY, organisation=session.office, clearance=Clearance.CONFIDENTIAL),
+    ]
+    for user in people:
+        slow = [item.pk for item in permissions.visible_items(user, meeting)]
+        fast = [item.pk for item in permissions.visible_items_at_once(user, meeting)]
+        assert fast == slow, user.username
+        items = permissions.visible_items(user, meeting)
+        if items:
+            assert permissions.may_request_floor_on_visible(user, meeting) == all(permissions.can_request_floor(user, item) for item in items)
+            assert any(permissions.can_request_floor(user, item) for item in items) == permissions.may_request_floor_on_visible(user, meeting)

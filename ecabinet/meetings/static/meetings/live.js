@@ -239,6 +239,8 @@ function apply(message) {
       state.attendance = data;
       renderAttendance();
       return;
+    case "positions.changed":
+      return; // positions are not shown on this page
     default:
       // Agenda or meeting-state changes, and anything this page does not know: take a fresh snapshot.
       requestSnapshot();
