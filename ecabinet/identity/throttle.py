@@ -18,6 +18,11 @@ MAX_DELAY_SECONDS = 300
 ADDRESS_LOCK = timedelta(hours=1)
 
 
+def _now() -> datetime:
+    # One place for the clock, so tests can hold it still instead of racing real delays.
+    return timezone.now()
+
+
 def account_key(username: str) -> str:
     return username.strip().lower()[:200]
 
@@ -37,7 +42,7 @@ def _keys(username: str, source_ip: str | None) -> list[tuple[str, str]]:
 
 
 def check(username: str, source_ip: str | None, *, now: datetime | None = None) -> Verdict:
-    now = now or timezone.now()
+    now = now or _now()
     wanted = Q()
     for scope, key in _keys(username, source_ip):
         wanted |= Q(scope=scope, key=key)
@@ -59,7 +64,7 @@ def delay_for(failures: int) -> int:
 
 def record_failure(username: str, source_ip: str | None, *, now: datetime | None = None) -> bool:
     """Count one failure under both keys. Returns True if this failure locked the account."""
-    now = now or timezone.now()
+    now = now or _now()
     newly_locked = False
     with transaction.atomic():
         for scope, key in _keys(username, source_ip):

@@ -22,9 +22,17 @@ def attempt(username: str, password: str = "wrong", ip: str = "10.1.1.1"):
     return post_json(Client(REMOTE_ADDR=ip), "/api/v1/auth/token", {"username": username, "password": password, "totp": "000000", "device_name": "x"})
 
 
+@pytest.fixture(autouse=True)
+def still_clock(monkeypatch):
+    """The throttle's clock stands still, so a 1-second delay cannot lapse on a slow machine."""
+    frozen = timezone.now()
+    monkeypatch.setattr(throttle, "_now", lambda: frozen)
+    return frozen
+
+
 def rewind(seconds: int = 3600) -> None:
     """Pretend the delays have passed, without sleeping."""
-    LoginThrottle.objects.update(next_allowed_at=timezone.now() - timedelta(seconds=1))
+    LoginThrottle.objects.update(next_allowed_at=throttle._now() - timedelta(seconds=1))
 
 
 def test_delay_grows_after_threshold(settings):
@@ -85,7 +93,7 @@ def test_address_lock_expires_by_itself(settings):
         attempt(f"spray{i}", ip="10.6.6.6")
     rewind()
     assert_problem(attempt("another", ip="10.6.6.6"), 429, "login_locked")
-    LoginThrottle.objects.filter(scope="address").update(locked_at=timezone.now() - throttle.ADDRESS_LOCK - timedelta(seconds=1))
+    LoginThrottle.objects.filter(scope="address").update(locked_at=throttle._now() - throttle.ADDRESS_LOCK - timedelta(seconds=1))
     assert_problem(attempt("another2", ip="10.6.6.6"), 401, "bad_credentials")
 
 
