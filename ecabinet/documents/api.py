@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO, cast
 from urllib.parse import quote
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from ninja import File, Form, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
@@ -155,7 +156,7 @@ def upload_document(request: HttpRequest, file: File[UploadedFile], payload: For
         raise base_errors.Forbidden("You may not add documents to this meeting's dossier.")
     version = actions.create_document(
         acting_user=user,
-        stream=file.file,
+        stream=cast(BinaryIO, file.file),
         filename=file.name or "",
         title=payload.title,
         owner_organisation=owner,
@@ -198,7 +199,7 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def _content_headers(response: HttpResponse, version: DocumentVersion, etag: str) -> None:
+def _content_headers(response: HttpResponseBase, version: DocumentVersion, etag: str) -> None:
     response["ETag"] = etag
     response["Accept-Ranges"] = "bytes"
     response["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(version.filename)}"
@@ -208,14 +209,14 @@ def _content_headers(response: HttpResponse, version: DocumentVersion, etag: str
 
 
 @router.api_operation(["GET", "HEAD"], "/documents/versions/{version_id}/content", summary="The file (decrypted, checked); Range and ETag supported")
-def download(request: HttpRequest, version_id: int) -> HttpResponse:
+def download(request: HttpRequest, version_id: int) -> HttpResponseBase:
     user = _actor(request)
     version = _version(request, version_id)
     blob = actions.served_blob(version)
     size = blob.plaintext_size
     etag = f'"{blob.sha256}"'
     if request.headers.get("If-None-Match", "").strip() in (etag, f"W/{etag}"):
-        response: HttpResponse = HttpResponse(status=304)
+        response: HttpResponseBase = HttpResponse(status=304)
         response["ETag"] = etag
         return response
     byte_range = None
@@ -289,7 +290,7 @@ def upload_version(request: HttpRequest, document_id: int, file: File[UploadedFi
     if not permissions.can_add_version(user, document):
         raise base_errors.Forbidden("Only the document's secretaries may add versions.")
     version = actions.add_version(
-        document, acting_user=user, stream=file.file, filename=file.name or "", change_note=payload.change_note, source_ip=client_ip(request)
+        document, acting_user=user, stream=cast(BinaryIO, file.file), filename=file.name or "", change_note=payload.change_note, source_ip=client_ip(request)
     )
     version.refresh_from_db()
     return Status(201, version_out(version))

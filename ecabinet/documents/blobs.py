@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -87,7 +87,7 @@ def decrypted_copy(blob: StoredBlob) -> Iterator[Path]:
         size = 0
         try:
             with default_storage.open(blob.name, "rb") as src, path.open("wb") as out:
-                for chunk in crypto.decrypt_chunks(src, key):
+                for chunk in crypto.decrypt_chunks(cast(BinaryIO, src), key):
                     digest.update(chunk)
                     size += len(chunk)
                     out.write(chunk)
@@ -108,7 +108,7 @@ def verify(blob: StoredBlob) -> None:
     size = 0
     try:
         with default_storage.open(blob.name, "rb") as src:
-            for chunk in crypto.decrypt_chunks(src, key):
+            for chunk in crypto.decrypt_chunks(cast(BinaryIO, src), key):
                 digest.update(chunk)
                 size += len(chunk)
     except FileNotFoundError:
@@ -141,7 +141,7 @@ def open_verified_copy(blob: StoredBlob) -> tuple[BinaryIO, Path]:
     try:
         digest = hashlib.sha256()
         with default_storage.open(blob.name, "rb") as src, path.open("wb") as out:
-            for chunk in crypto.decrypt_chunks(src, key):
+            for chunk in crypto.decrypt_chunks(cast(BinaryIO, src), key):
                 digest.update(chunk)
                 out.write(chunk)
         if digest.hexdigest() != blob.sha256:
@@ -160,7 +160,7 @@ def iter_range(blob: StoredBlob, start: int, end: int) -> Iterator[bytes]:
     """Bytes ``start``..``end`` (inclusive), every record read authenticated by AES-GCM."""
     key = data_key(blob)
     with default_storage.open(blob.name, "rb") as src:
-        yield from crypto.decrypt_range(src, key, start, end)
+        yield from crypto.decrypt_range(cast(BinaryIO, src), key, start, end)
 
 
 def rewrap(blob: StoredBlob) -> bool:

@@ -202,3 +202,8 @@ class CopyMovement(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+
+
+# Page texts, thumbnails, annotations and read tracking live in their own module; imported here
+# so Django registers them with this app.
+from ecabinet.documents.reader_models import Annotation, PageText, PageThumbnails, ReadProgress, VersionText  # noqa: E402, F401

@@ -35,7 +35,7 @@ def _uploaded(user: Any, document: Document) -> bool:
 
 
 def entry_visible(user: Any, entry: DossierEntry) -> bool:
-    if entry.item_id is not None:
+    if entry.item is not None:
         return meeting_permissions.can_see_item(user, entry.item)
     return meeting_permissions.can_see_meeting(user, entry.meeting)
 

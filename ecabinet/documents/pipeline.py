@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ecabinet.audit.actions import record
-from ecabinet.documents import actions, blobs, events
+from ecabinet.documents import actions, blobs, events, ingest
 from ecabinet.documents.core import crypto
 from ecabinet.documents.models import DocumentVersion, StoredBlob
 from ecabinet.security import actions as security_actions
@@ -113,7 +113,7 @@ def disarm(ctx: Context) -> None:
 
 
 def extract(ctx: Context) -> None:
-    """Step 3. Today: the page count of PDFs. The extraction half adds text, DOCX/ODT and OCR here."""
+    """Step 3: the page count of PDFs, then page texts (OCR for scanned pages) and thumbnails."""
     assert ctx.output is not None
     if ctx.kind == filetypes.PDF and ctx.version.page_count is None:
         try:
@@ -121,11 +121,12 @@ def extract(ctx: Context) -> None:
         except Refused as exc:
             raise Quarantine(exc.code, exc.message) from None
         ctx.version.save(update_fields=["page_count"])
+    ingest.extract_step(ctx)
 
 
 def index(ctx: Context) -> None:
-    """Step 4. Full-text indexing belongs to the search half; nothing is indexed yet."""
-    return None
+    """Step 4: the page texts into the full-text index (documents.search)."""
+    ingest.index_step(ctx)
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,8 @@ def _finish(ctx: Context) -> None:
             version.stored = version.original
         version.save(update_fields=["stored"])
         _set_state(version, State.READY)
+        # Step 5, notify: annotations follow the new version; meetings holding it hear about it.
+        ingest.version_ready(version)
         record(
             events.VERSION_READY,
             obj=version,
