@@ -96,18 +96,22 @@ def register_routers() -> None:
     """Mount each app's router. Called once from urls.py so import order stays simple."""
     from ecabinet.audit.api import router as audit_router
     from ecabinet.documents.api import router as documents_router
+    from ecabinet.documents.reader_api import router as reader_router
     from ecabinet.identity.api import router as identity_router
     from ecabinet.pki.api import router as pki_router
     from ecabinet.security.api import router as security_router
     from ecabinet.meetings.followup_api import router as followup_router
     from ecabinet.meetings.api import router as meetings_router
     from ecabinet.meetings.live_api import router as live_router
+    from ecabinet.voting.api import router as voting_router
 
     api.add_router("/", identity_router)
     api.add_router("/audit", audit_router)
     api.add_router("/", documents_router)
+    api.add_router("/", reader_router)
     api.add_router("/security", security_router)
     api.add_router("/pki", pki_router)
     api.add_router("/", followup_router)
     api.add_router("/", meetings_router)
     api.add_router("/meetings", live_router)
+    api.add_router("/", voting_router)

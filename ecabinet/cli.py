@@ -19,6 +19,7 @@ PROJECT_COMMANDS = {
     "check": "Check the configuration and the services it names",
     "audit": "Audit log: verify, checkpoint, proof, export",
     "pki": "Certification authority: init, import, status, crl, chain",
+    "poll": "Signed votes: list, evidence POLL_ID DIR, verify DIR, close-due, seal-init",
     "documents": "Documents: import PATH... --meeting ID, export VERSION_ID OUT, rekey, rescan",
 }
 

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "ecabinet.audit",
     "ecabinet.pki",
     "ecabinet.meetings",
+    "ecabinet.voting",
     "ecabinet.security",
     "ecabinet.documents",
 ]
@@ -280,6 +281,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "ecabinet.audit.tasks.make_checkpoint", "schedule": float(AUDIT_CHECKPOINT_SECONDS)},
     "documents-retry-held": {"task": "ecabinet.documents.tasks.retry_held", "schedule": 300.0},
     "meetings-overdue-tasks": {"task": "ecabinet.meetings.followup_tasks.list_overdue_tasks", "schedule": 24 * 3600.0},
+    "voting-close-due-polls": {"task": "ecabinet.voting.tasks.close_due_polls", "schedule": 60.0},
 }
 
 if SMTP_URL:

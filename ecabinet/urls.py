@@ -18,5 +18,6 @@ urlpatterns = [
     path("meetings/", include("ecabinet.meetings.urls")),
     path("meetings/", include("ecabinet.meetings.live_urls")),
     path("meetings/", include("ecabinet.meetings.followup_urls")),
+    path("voting/", include("ecabinet.voting.urls")),
     path("", include("ecabinet.web.urls")),
 ]

@@ -9,6 +9,7 @@ Only the CSR goes to the server, over the API with a device bearer token. Uses n
     ecabinet-sign enrol  --server URL --p12 me.p12 --device-label "Laptop"   (token: ECABINET_TOKEN)
     ecabinet-sign fetch  --server URL --p12 me.p12 --request ID  # stores the issued certificate
     ecabinet-sign sign   --p12 me.p12 --in ballot.json --out ballot.sig
+    ecabinet-sign vote   --server URL --p12 me.p12 --poll ID --choice approve   (see ecabinet.voting.client)
 """
 
 from __future__ import annotations
@@ -229,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--in", dest="infile", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path)
     p.set_defaults(func=_cmd_sign)
+
+    from ecabinet.voting.client import add_parsers as add_voting_parsers
+
+    add_voting_parsers(sub, server_args)
     return parser
 
 

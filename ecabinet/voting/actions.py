@@ -1,0 +1,533 @@
+"""Every change to polls and ballots: create, open, cast, close (by the chair or at the deadline).
+
+A ballot is checked in full (step-up code, canonical form, signature, certificate path and
+revocation *now*, owner, question hash, choice, eligibility) before any lock is taken; then one
+short transaction locks the poll row, checks that it is open and that the voter has no counted
+ballot (or may change it), appends the ballot's hash to the audit log and stores the ballot with
+that entry's sequence number. When that transaction has committed the ballot is durable; only then
+is the receipt (hash + audit seq) returned. A refused ballot leaves one audit entry and nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from ecabinet.audit import errors as audit_errors
+from ecabinet.audit import signing
+from ecabinet.audit.actions import record
+from ecabinet.errors import ECabinetError, Forbidden, InvalidInput
+from ecabinet.identity import actions as identity_actions
+from ecabinet.identity.models import Role, User
+from ecabinet.meetings import broadcast
+from ecabinet.meetings.models import AgendaItem, Meeting, Participant
+from ecabinet.pki import authority
+from ecabinet.pki import errors as pki_errors
+from ecabinet.pki.core import ca as ca_core
+from ecabinet.pki.core import cms as cms_core
+from ecabinet.pki.core.errors import PkiCoreError
+from ecabinet.pki.models import MemberCertificate
+from ecabinet.voting import errors, events, permissions
+from ecabinet.voting.core import ballot as ballot_core
+from ecabinet.voting.core import tally as tally_core
+from ecabinet.voting.core.canonical import canonicalize
+from ecabinet.voting.core.errors import BallotMalformed
+from ecabinet.voting.models import Ballot, Poll, PollVoter
+
+log = logging.getLogger(__name__)
+
+RESULT_FORMAT = "ecabinet-poll-result/1"
+_OPTION_KEY = re.compile(r"^[a-z0-9_-]{1,64}$")
+
+
+# --- creating and opening ---------------------------------------------------------------------
+
+
+def _options(options: Sequence[tuple[str, str]] | None) -> list[ballot_core.Option]:
+    if options is None:
+        return [ballot_core.Option(k, label) for k, label in tally_core.STANDARD_OPTIONS]
+    parsed = [ballot_core.Option(str(k).strip(), str(label).strip()) for k, label in options]
+    if not 2 <= len(parsed) <= 20:
+        raise errors.PollInvalid("A poll has between 2 and 20 options.")
+    keys = [o.key for o in parsed]
+    if len(set(keys)) != len(keys) or not all(_OPTION_KEY.match(k) for k in keys):
+        raise errors.PollInvalid("Option keys are unique, 1-64 characters of a-z, 0-9, '_' and '-'.")
+    if not all(0 < len(o.label) <= 200 for o in parsed):
+        raise errors.PollInvalid("Every option needs a label of at most 200 characters.")
+    if not [k for k in keys if k != tally_core.ABSTAIN]:
+        raise errors.PollInvalid("A poll needs at least one option other than abstaining.")
+    return parsed
+
+
+def _check_common(question: str, rule: str, quorum: tuple[int, int]) -> None:
+    if not question.strip() or len(question) > 2000:
+        raise errors.PollInvalid("The question is required (at most 2000 characters).")
+    if rule not in tally_core.RULES:
+        raise errors.PollInvalid(f"The majority rule is one of {', '.join(tally_core.RULES)}.")
+    numerator, denominator = quorum
+    if denominator < 1 or numerator < 0 or numerator > denominator or denominator > 1000:
+        raise errors.PollInvalid("The quorum is a fraction n/d of the eligible members with 0 <= n <= d.")
+
+
+def _item_voters(item: AgendaItem, classification: int) -> list[User]:
+    meeting = item.meeting
+    ids = set(Participant.objects.filter(meeting=meeting, kind=Participant.Kind.MEMBER).values_list("user_id", flat=True))
+    ids.add(meeting.chair_id)
+    return list(User.objects.filter(pk__in=ids, is_active=True, clearance__gte=classification).order_by("pk"))
+
+
+def _consultation_voters(voter_ids: Sequence[int], government_id: int, classification: int) -> list[User]:
+    if not voter_ids:
+        raise errors.PollInvalid("A written consultation names its voters.")
+    users = list(User.objects.select_related("organisation").filter(pk__in=set(voter_ids)).order_by("pk"))
+    if len(users) != len(set(voter_ids)):
+        raise errors.PollInvalid("Some voters do not exist.")
+    for user in users:
+        gov = user.organisation.government.pk if user.organisation else None
+        if gov != government_id or not user.is_active or user.role not in (Role.MEMBER, Role.CHAIR) or user.clearance < classification:
+            raise errors.PollInvalid(f"{user.username} cannot vote in this consultation (government, role, clearance or account state).")
+    return users
+
+
+def _statement(poll: Poll) -> dict[str, Any]:
+    return ballot_core.poll_statement(
+        poll_id=poll.pk,
+        question=poll.question,
+        options=[ballot_core.Option(o["key"], o["label"]) for o in poll.options],
+        rule=poll.rule,
+        quorum=poll.quorum,
+        allow_change=poll.allow_change,
+        meeting_id=poll.meeting_id,
+        item_id=poll.item_id,
+    )
+
+
+def create_poll(
+    *,
+    question: str,
+    item: AgendaItem | None = None,
+    voter_ids: Sequence[int] = (),
+    deadline: datetime | None = None,
+    options: Sequence[tuple[str, str]] | None = None,
+    rule: str = "simple",
+    quorum: tuple[int, int] = (1, 2),
+    allow_change: bool = False,
+    results_public: bool = False,
+    description: str = "",
+    classification: int | None = None,
+    acting_user: User,
+    source_ip: str | None = None,
+) -> Poll:
+    """A poll on an agenda item (voters: the meeting's members and its chair) or, without an item,
+    a written consultation with a deadline and chosen voters. It starts as a draft."""
+    _check_common(question, rule, quorum)
+    parsed = _options(options)
+    if item is not None:
+        if not permissions.can_create_item_poll(acting_user, item):
+            raise (
+                errors.PollNotFound()
+                if not permissions.meeting_permissions.can_see_item(acting_user, item)
+                else Forbidden("Only the chair or an office secretary runs votes.")
+            )
+        if item.status != AgendaItem.Status.ACCEPTED:
+            raise errors.PollInvalid("Only an accepted agenda item can be put to the vote.")
+        meeting = item.meeting
+        level = max(meeting.classification, item.classification)
+        government = meeting.organisation.government
+        voters = _item_voters(item, level)
+        kind = Poll.Kind.ITEM
+    else:
+        if not permissions.can_create_consultation(acting_user):
+            raise Forbidden("Only the chair or an office secretary starts a written consultation.")
+        if deadline is None or deadline <= timezone.now():
+            raise errors.PollInvalid("A written consultation needs a deadline in the future.")
+        meeting = None
+        government = acting_user.organisation.government  # type: ignore[union-attr]
+        level = int(classification if classification is not None else 1)
+        if level > acting_user.clearance:
+            raise errors.PollInvalid("You cannot classify a consultation above your own clearance.")
+        voters = _consultation_voters(voter_ids, government.pk, level)
+        kind = Poll.Kind.CONSULTATION
+    if not voters:
+        raise errors.PollInvalid("Nobody would be eligible to vote.")
+    with transaction.atomic():
+        poll = Poll.objects.create(
+            organisation=government,
+            kind=kind,
+            meeting=meeting,
+            item=item,
+            question=question.strip(),
+            description=description,
+            options=[{"key": o.key, "label": o.label} for o in parsed],
+            rule=rule,
+            quorum_numerator=quorum[0],
+            quorum_denominator=quorum[1],
+            allow_change=allow_change,
+            results_public=results_public,
+            classification=level,
+            deadline=deadline,
+            statement={},
+            statement_sha256="",
+            created_by=acting_user,
+        )
+        poll.statement = _statement(poll)
+        poll.statement_sha256 = ballot_core.statement_sha256(poll.statement)
+        Poll.objects.filter(pk=poll.pk).update(statement=poll.statement, statement_sha256=poll.statement_sha256)
+        PollVoter.objects.bulk_create([PollVoter(poll=poll, user=u) for u in voters])
+        record(
+            events.POLL_CREATED,
+            actor=acting_user,
+            obj=poll,
+            source_ip=source_ip,
+            details={"kind": kind, "question_sha256": poll.statement_sha256, "voters": [u.pk for u in voters], "item": poll.item_id},
+        )
+    return poll
+
+
+def _locked(poll: Poll) -> Poll:
+    return Poll.objects.select_for_update(of=("self",)).get(pk=poll.pk)
+
+
+def _publish(poll: Poll, kind: str, data: dict[str, Any]) -> None:
+    if poll.meeting_id is not None:
+        broadcast.publish(poll.meeting_id, kind, {"poll": poll.pk, **data}, min_level=poll.classification, item_id=poll.item_id)
+
+
+def open_poll(poll: Poll, *, acting_user: User, source_ip: str | None = None) -> Poll:
+    if not permissions.can_manage_poll(acting_user, poll):
+        raise Forbidden("Only the chair or an office secretary opens a vote.")
+    with transaction.atomic():
+        fresh = _locked(poll)
+        if fresh.state != Poll.State.DRAFT:
+            raise errors.PollWrongState("Only a draft poll can be opened.", state=fresh.state)
+        if fresh.kind == Poll.Kind.ITEM and Meeting.objects.filter(pk=fresh.meeting_id, state=Meeting.State.IN_SESSION).count() == 0:
+            raise errors.PollWrongState("A vote on an agenda item opens while the meeting is in session.", state=fresh.state)
+        if fresh.deadline is not None and fresh.deadline <= timezone.now():
+            raise errors.PollWrongState("The deadline has already passed.", state=fresh.state)
+        now = timezone.now()
+        Poll.objects.filter(pk=fresh.pk).update(state=Poll.State.OPEN, opened_at=now, opened_by=acting_user)
+        poll.state, poll.opened_at, poll.opened_by = Poll.State.OPEN, now, acting_user
+        record(
+            events.POLL_OPENED, actor=acting_user, obj=poll, source_ip=source_ip, details={"deadline": fresh.deadline.isoformat() if fresh.deadline else None}
+        )
+        _publish(
+            poll, events.LIVE_OPENED, {"question": poll.question, "options": poll.options, "deadline": poll.deadline.isoformat() if poll.deadline else None}
+        )
+        if fresh.deadline is not None:
+            from ecabinet.voting import tasks
+
+            deadline_poll = fresh.pk
+            transaction.on_commit(lambda: tasks.close_poll_at_deadline.apply_async(args=[deadline_poll], eta=fresh.deadline))
+    return poll
+
+
+# --- ballots ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Receipt:
+    ballot: Ballot
+
+    def as_dict(self) -> dict[str, Any]:
+        return receipt_for(self.ballot)
+
+
+def _decode(value: str | bytes | None, what: str) -> bytes | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bytes):
+        return value
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.BallotMalformed(f"'{what}' is not base64.") from None
+
+
+def _pki(exc: PkiCoreError) -> ECabinetError:
+    return pki_errors.from_core(exc)
+
+
+def _signer_certificate(parsed: ballot_core.Ballot, signature: bytes | None, p7s: bytes | None) -> tuple[x509.Certificate, bytes]:
+    """The certificate whose key made the signature over the ballot bytes, and the DER signature."""
+    if p7s is not None:
+        try:
+            envelope = cms_core.verify_detached_signed_data(p7s, parsed.data)
+        except PkiCoreError as exc:
+            raise _pki(exc) from None
+        cert = envelope.certificate
+        if ca_core.fingerprint(cert) != parsed.certificate_sha256:
+            raise errors.CertificateMismatch()
+        return cert, envelope.signature
+    if signature is None:
+        raise errors.BallotMalformed("Send the signature (DER or raw r||s, base64) or a detached CMS envelope.")
+    record_ = MemberCertificate.objects.filter(fingerprint=parsed.certificate_sha256).only("certificate_pem").first()
+    if record_ is None:
+        raise pki_errors.CertificateUntrusted("The ballot names a certificate this installation has not issued or registered.")
+    cert = x509.load_pem_x509_certificate(record_.certificate_pem.encode())
+    public_key = cert.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        raise pki_errors.SignatureMalformed("Ballot certificates hold ECDSA keys.")
+    try:
+        der = _der(signature)
+        cms_core.verify_signature(parsed.data, der, public_key)
+    except PkiCoreError as exc:
+        raise _pki(exc) from None
+    return cert, der
+
+
+def _refuse(poll: Poll | None, *, code: str, sha256: str, acting_user: Any, source_ip: str | None) -> None:
+    record(
+        events.BALLOT_REFUSED,
+        actor=acting_user,
+        object_type="voting.poll",
+        object_id=str(poll.pk) if poll else "",
+        source_ip=source_ip,
+        details={"code": code, "poll": poll.pk if poll else None, "ballot_sha256": sha256},
+    )
+
+
+def cast_ballot(
+    poll: Poll,
+    *,
+    ballot: str | bytes,
+    signature: str | bytes | None = None,
+    cms: str | bytes | None = None,
+    totp: str | None,
+    acting_user: User,
+    source_ip: str | None = None,
+) -> Ballot:
+    """Verify and store one signed ballot; return it (its ``sha256`` and ``audit_seq`` are the receipt)."""
+    data = ballot.encode("utf-8") if isinstance(ballot, str) else bytes(ballot)
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        return _cast(poll, data=data, signature=signature, cms=cms, totp=totp, acting_user=acting_user, source_ip=source_ip)
+    except ECabinetError as exc:
+        _refuse(poll, code=exc.code, sha256=sha256, acting_user=acting_user, source_ip=source_ip)
+        raise
+
+
+def _cast(poll: Poll, *, data: bytes, signature: Any, cms: Any, totp: str | None, acting_user: User, source_ip: str | None) -> Ballot:
+    if not totp:
+        raise errors.StepUpRequired()
+    # The step-up first: the code is single-use, so it is spent even if the ballot is then refused.
+    identity_actions.check_totp(acting_user, totp.strip(), source_ip=source_ip)
+    try:
+        parsed = ballot_core.parse_ballot(data)
+    except BallotMalformed as exc:
+        raise errors.BallotMalformed(str(exc)) from None
+    if parsed.poll != poll.pk:
+        raise errors.BallotWrongPoll(f"The ballot is for poll {parsed.poll}, not {poll.pk}.")
+    cert, signature_der = _signer_certificate(parsed, _decode(signature, "signature"), _decode(cms, "cms"))
+    now = timezone.now()
+    member_cert = authority.check_member_certificate(cert, at=now)
+    if member_cert.user_id != acting_user.pk or parsed.voter != acting_user.pk:
+        raise errors.VoterMismatch()
+    if parsed.question_sha256 != poll.statement_sha256:
+        raise errors.QuestionChanged()
+    if parsed.choice not in poll.option_keys:
+        raise errors.ChoiceInvalid(f"{parsed.choice!r} is not one of {', '.join(poll.option_keys)}.")
+    if not PollVoter.objects.filter(poll=poll, user=acting_user).exists():
+        raise errors.NotEligible()
+    try:
+        with transaction.atomic():
+            fresh = _locked(poll)
+            received = timezone.now()
+            if fresh.state != Poll.State.OPEN or (fresh.deadline is not None and received >= fresh.deadline):
+                raise errors.PollNotOpen(state=fresh.state)
+            previous = Ballot.objects.filter(poll=fresh, voter=acting_user, counted=True).values_list("pk", flat=True).first()
+            if previous is not None and not fresh.allow_change:
+                raise errors.AlreadyVoted()
+            if Ballot.objects.filter(nonce=parsed.nonce).exists() or Ballot.objects.filter(sha256=parsed.sha256).exists():
+                raise errors.NonceReplayed()
+            if previous is not None:
+                Ballot.objects.filter(pk=previous).update(counted=False)
+            entry = record(
+                events.BALLOT_CAST,
+                actor=acting_user,
+                object_type="voting.ballot",
+                object_id=parsed.sha256,
+                source_ip=source_ip,
+                details={
+                    "ballot_sha256": parsed.sha256,
+                    "poll": fresh.pk,
+                    "voter": acting_user.pk,
+                    "choice": parsed.choice,
+                    "certificate_sha256": parsed.certificate_sha256,
+                    "supersedes": previous,
+                },
+            )
+            stored = Ballot.objects.create(
+                poll=fresh,
+                voter=acting_user,
+                certificate=member_cert,
+                data=data,
+                signature=signature_der,
+                sha256=parsed.sha256,
+                nonce=parsed.nonce,
+                choice=parsed.choice,
+                client_time=parsed.client_time,
+                received_at=received,
+                audit_seq=entry.seq,
+                counted=True,
+            )
+            _publish(fresh, events.LIVE_BALLOT, live_results(fresh, public_only=True))
+    except IntegrityError:
+        # Two submissions of the same ballot raced past the check above; the database kept one.
+        raise errors.NonceReplayed() from None
+    return stored
+
+
+def _der(signature: bytes) -> bytes:
+    """WebCrypto gives r||s (64 bytes); ``ecabinet-sign`` and the tablet page send DER."""
+    if len(signature) == 64:
+        try:
+            r, s = decode_dss_signature(signature)
+            if encode_dss_signature(r, s) == signature:
+                return signature
+        except ValueError:
+            pass
+        return cms_core.raw_to_der(signature)
+    return signature
+
+
+def live_results(poll: Poll, *, public_only: bool = False) -> dict[str, Any]:
+    """Turnout for everyone; the counts per option too unless only what all may see is asked for."""
+    counted = Ballot.objects.filter(poll=poll, counted=True)
+    data: dict[str, Any] = {"cast": counted.count(), "eligible": poll.voters.count(), "state": poll.state}
+    if not public_only or poll.results_public:
+        counts = {key: 0 for key in poll.option_keys}
+        for row in counted.values("choice").annotate(n=Count("pk")):
+            counts[row["choice"]] = row["n"]
+        data["counts"] = counts
+    return data
+
+
+def receipt_for(ballot: Ballot) -> dict[str, Any]:
+    """The ballot's hash and audit seq, and the inclusion proof once a signed checkpoint covers it."""
+    from ecabinet.audit import proofs
+
+    proof = None
+    status = "pending_checkpoint"
+    try:
+        proof = proofs.inclusion_bundle(ballot.audit_seq)
+        status = "included"
+    except (audit_errors.NotYetCheckpointed, audit_errors.NoCheckpoint):
+        pass
+    return {
+        "poll": ballot.poll_id,
+        "ballot_sha256": ballot.sha256,
+        "audit_seq": ballot.audit_seq,
+        "received_at": ballot.received_at,
+        "counted": ballot.counted,
+        "status": status,
+        "proof": proof,
+    }
+
+
+# --- closing ----------------------------------------------------------------------------------
+
+
+def result_document(poll: Poll, *, closed_at: datetime, closed_by: User | None) -> dict[str, Any]:
+    ballots = list(Ballot.objects.filter(poll=poll).order_by("audit_seq").values("voter_id", "choice", "sha256", "audit_seq", "received_at", "counted"))
+    cast = [tally_core.CastBallot(voter=b["voter_id"], choice=b["choice"], order=b["audit_seq"], sha256=b["sha256"]) for b in ballots]
+    counted, _ = tally_core.counted_ballots(cast)
+    eligible = sorted(poll.voters.values_list("user_id", flat=True))
+    outcome = tally_core.tally(option_keys=poll.option_keys, choices=[b.choice for b in counted], eligible=len(eligible), rule=poll.rule, quorum=poll.quorum)
+    counted_hashes = {b.sha256 for b in counted}
+    return {
+        "format": RESULT_FORMAT,
+        "poll": poll.pk,
+        "question_sha256": poll.statement_sha256,
+        "statement": poll.statement,
+        "eligible": eligible,
+        "ballots": [
+            {
+                "voter": b["voter_id"],
+                "choice": b["choice"],
+                "ballot_sha256": b["sha256"],
+                "audit_seq": b["audit_seq"],
+                "received_at": ballot_core.utc_text(b["received_at"]),
+                "counted": b["sha256"] in counted_hashes,
+            }
+            for b in ballots
+        ],
+        "tally": outcome,
+        "opened_at": ballot_core.utc_text(poll.opened_at) if poll.opened_at else None,
+        "closed_at": ballot_core.utc_text(closed_at),
+        "closed_by": closed_by.pk if closed_by is not None else None,
+        "signer": signing.signer_name(),
+    }
+
+
+def close_poll(poll: Poll, *, acting_user: User | None, source_ip: str | None = None, at_deadline: bool = False) -> Poll:
+    """Count, apply the rule, sign the result with the installation's Ed25519 key, and close.
+
+    ``acting_user=None`` with ``at_deadline`` is the deadline task: it does nothing before the
+    deadline or on a poll already closed, so it can run any number of times.
+    """
+    if acting_user is not None and not permissions.can_manage_poll(acting_user, poll):
+        raise Forbidden("Only the chair or an office secretary closes a vote.")
+    key = signing.private_key()
+    with transaction.atomic():
+        fresh = _locked(poll)
+        if fresh.state != Poll.State.OPEN:
+            if at_deadline:
+                return fresh
+            raise errors.PollWrongState("Only an open poll can be closed.", state=fresh.state)
+        now = timezone.now()
+        if at_deadline and (fresh.deadline is None or now < fresh.deadline):
+            return fresh
+        closed_at = min(now, fresh.deadline) if at_deadline and fresh.deadline else now
+        document = result_document(fresh, closed_at=closed_at, closed_by=acting_user)
+        data = canonicalize(document)
+        sig = key.sign(data)
+        Poll.objects.filter(pk=fresh.pk).update(
+            state=Poll.State.CLOSED, closed_at=closed_at, closed_by=acting_user, result=document, result_bytes=data, result_signature=sig
+        )
+        fresh.refresh_from_db()
+        record(
+            events.POLL_CLOSED,
+            actor=acting_user,
+            obj=fresh,
+            source_ip=source_ip,
+            details={
+                "result_sha256": hashlib.sha256(data).hexdigest(),
+                "outcome": document["tally"]["outcome"],
+                "winner": document["tally"]["winner"],
+                "counts": document["tally"]["counts"],
+                "by": "deadline" if acting_user is None else "chair",
+            },
+        )
+        _publish(fresh, events.LIVE_CLOSED, {"tally": document["tally"], "state": fresh.state})
+    return fresh
+
+
+def close_due_polls() -> list[int]:
+    """Close every open poll whose deadline has passed (the periodic safety net for the eta task)."""
+    closed = []
+    for poll in Poll.objects.filter(state=Poll.State.OPEN, deadline__lte=timezone.now()):
+        result = close_poll(poll, acting_user=None, at_deadline=True)
+        if result.state == Poll.State.CLOSED:
+            closed.append(poll.pk)
+    return closed
+
+
+def parse_voter_list(values: Sequence[Any]) -> list[int]:
+    try:
+        return [int(v) for v in values]
+    except (TypeError, ValueError):
+        raise InvalidInput("voters are user ids") from None

@@ -1,0 +1,85 @@
+"""Who may see, run and vote in polls. A poll a user may not see does not exist for them (404).
+
+Item polls follow their agenda item: whoever sees the item sees the poll, the chair or an office
+secretary runs it, and the meeting's voting participants vote. Written consultations belong to the
+government: the chair or an office secretary runs them, the chosen members vote, and nobody below
+the consultation's classification sees it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from ecabinet.identity.models import Role
+from ecabinet.identity.permissions import is_signed_in
+from ecabinet.meetings import permissions as meeting_permissions
+from ecabinet.voting.models import Poll, PollVoter
+
+
+def _government_id(user: Any) -> int | None:
+    org = getattr(user, "organisation", None)
+    return org.government.pk if org is not None else None
+
+
+def is_voter(user: Any, poll: Poll) -> bool:
+    return is_signed_in(user) and PollVoter.objects.filter(poll=poll, user=user).exists()
+
+
+def _runs_consultations(user: Any) -> bool:
+    return user.role == Role.CHAIR or meeting_permissions.is_office_secretary(user)
+
+
+def can_see_poll(user: Any, poll: Poll) -> bool:
+    if not is_signed_in(user):
+        return False
+    if poll.kind == Poll.Kind.ITEM:
+        return meeting_permissions.can_see_item(user, poll.item)  # type: ignore[arg-type]
+    if _government_id(user) != poll.organisation_id or user.clearance < poll.classification:
+        return False
+    return _runs_consultations(user) or poll.created_by_id == user.pk or is_voter(user, poll)
+
+
+def can_create_item_poll(user: Any, item: Any) -> bool:
+    return meeting_permissions.can_see_item(user, item) and meeting_permissions.can_run_session(user, item.meeting)
+
+
+def can_create_consultation(user: Any) -> bool:
+    return is_signed_in(user) and user.organisation is not None and _runs_consultations(user)
+
+
+def can_manage_poll(user: Any, poll: Poll) -> bool:
+    """Open and close it, see live results whatever the poll's setting."""
+    if not can_see_poll(user, poll):
+        return False
+    if poll.kind == Poll.Kind.ITEM:
+        return meeting_permissions.can_run_session(user, poll.meeting)
+    return _runs_consultations(user)
+
+
+def can_vote(user: Any, poll: Poll) -> bool:
+    return can_see_poll(user, poll) and is_voter(user, poll)
+
+
+def can_see_results(user: Any, poll: Poll) -> bool:
+    """Live counts before closing: managers always, everyone else if the poll says so; all after."""
+    if not can_see_poll(user, poll):
+        return False
+    return poll.state == Poll.State.CLOSED or poll.results_public or can_manage_poll(user, poll)
+
+
+def can_export_evidence(user: Any, poll: Poll) -> bool:
+    return can_see_poll(user, poll) and poll.state == Poll.State.CLOSED
+
+
+def visible_polls(user: Any) -> QuerySet[Poll]:
+    """Polls the user may see (item visibility is checked per poll by the caller's filter)."""
+    if not is_signed_in(user) or user.organisation is None:
+        return Poll.objects.none()
+    gov = _government_id(user)
+    base = Poll.objects.filter(organisation_id=gov, classification__lte=user.clearance).select_related("meeting", "item", "organisation")
+    if _runs_consultations(user):
+        return base
+    meetings = meeting_permissions.visible_meetings(user).values("pk")
+    return base.filter(Q(kind=Poll.Kind.ITEM, meeting__in=meetings) | Q(voters__user=user) | Q(created_by=user)).distinct()
