@@ -87,6 +87,9 @@ try:
     ARCHIVE_MAX_RATIO = env.int("ARCHIVE_MAX_RATIO", 100, minimum=2)
     ARCHIVE_MAX_DEPTH = env.int("ARCHIVE_MAX_DEPTH", 3, minimum=0)
     ARCHIVE_MAX_TOTAL_BYTES = env.int("ARCHIVE_MAX_TOTAL_BYTES", 1024 * 1024 * 1024, minimum=1024)
+    # OCR of scanned pages (Tesseract); languages missing from the machine are skipped.
+    OCR_LANGUAGES = env.str("OCR_LANGUAGES", "vie+eng+fra") or "vie+eng+fra"
+    OCR_TIMEOUT = env.int("OCR_TIMEOUT", 120, minimum=5)
     # A range read authenticates the records it serves; the whole-file SHA-256 is re-checked on
     # every full read and at least this often for ranges (a reader fetches many small ranges).
     INTEGRITY_RECHECK_SECONDS = env.int("INTEGRITY_RECHECK_SECONDS", 300, minimum=0)

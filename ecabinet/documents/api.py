@@ -16,7 +16,7 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from ecabinet import errors as base_errors
-from ecabinet.documents import actions, blobs, errors, permissions
+from ecabinet.documents import actions, blobs, errors, permissions, reader_actions
 from ecabinet.documents.models import CopyMovement, Document, DocumentVersion, DossierEntry, RegistryRecord
 from ecabinet.documents.schemas import (
     DocumentDetailOut,
@@ -229,6 +229,8 @@ def download(request: HttpRequest, version_id: int) -> HttpResponseBase:
             response["Content-Range"] = f"bytes */{size}"
             return response
     ip = client_ip(request)
+    # View-only (confidential and up): only the reader's ranged reads, with its ticket.
+    reader_actions.check_download(version, acting_user=user, ticket=request.headers.get("X-Reader-Ticket", ""), is_range=byte_range is not None, source_ip=ip)
     if request.method == "HEAD":
         actions.check_integrity(version, full=False, acting_user=user, source_ip=ip)
         response = HttpResponse(status=200, content_type=version.mime_type)

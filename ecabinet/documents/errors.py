@@ -77,3 +77,17 @@ class NoCopyOut(Conflict):
 class CopyAlreadyOut(Conflict):
     code = "copy_already_out"
     title = "That copy is already handed out"
+
+
+class ViewOnly(ECabinetError):
+    """Confidential documents are read in the reader, never downloaded as files."""
+
+    code = "view_only"
+    status = 403
+    title = "This document can only be read in the e-Cabinet reader"
+
+
+class InvalidAnnotation(ECabinetError):
+    code = "invalid_annotation"
+    status = 422
+    title = "The annotation is not valid"

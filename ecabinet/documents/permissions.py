@@ -124,3 +124,36 @@ def visible_records(user: Any) -> list[RegistryRecord]:
 def can_keep_registry(user: Any, organisation: Organisation, level: int = Clearance.SECRET) -> bool:
     """Create and update registry records, record copies handed out and returned."""
     return is_signed_in(user) and user.role == Role.SECRETARY and same_government(user, organisation) and user.clearance >= level
+
+
+# --- the reader: watermark, view-only, annotations, read tracking ----------------------------
+
+
+def needs_watermark(document: Document) -> bool:
+    """Every page shown carries the viewer's name, the time and the device from `internal` up."""
+    return document.classification >= Clearance.INTERNAL
+
+
+def is_view_only(document: Document) -> bool:
+    """From `confidential` up the file is shown in the reader only: no download link, and the
+    download endpoint refuses anything but the reader's own range requests."""
+    return document.classification >= Clearance.CONFIDENTIAL
+
+
+def can_annotate(user: Any, version: DocumentVersion) -> bool:
+    return can_read_content(user, version)
+
+
+def can_see_annotation(user: Any, annotation: Any) -> bool:
+    if not can_see_document(user, annotation.document):
+        return False
+    return annotation.author_id == user.pk or annotation.shared
+
+
+def can_change_annotation(user: Any, annotation: Any) -> bool:
+    return annotation.author_id == user.pk and can_see_document(user, annotation.document)
+
+
+def can_see_reads(user: Any, meeting: Meeting) -> bool:
+    """Who opened which dossier document and how far they read: the meeting's secretaries."""
+    return is_signed_in(user) and user.role == Role.SECRETARY and meeting_permissions.can_manage_meeting(user, meeting)

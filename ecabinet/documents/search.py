@@ -65,17 +65,20 @@ class Backend(Protocol):
         ...
 
 
+SQLITE_CANDIDATES = (
+    "SELECT p.id FROM documents_pagetext_fts f JOIN documents_pagetext p ON p.id = f.rowid "
+    "WHERE documents_pagetext_fts MATCH %s AND p.version_id IN ({marks}) ORDER BY p.version_id, p.number LIMIT %s"
+)
+
+
 class SqliteFts5:
     name = "sqlite-fts5"
 
     def candidates(self, terms: list[str], version_ids: list[int], limit: int) -> list[int]:
         # Terms are letters and digits only (textnorm.TOKEN_RE), so quoting them is enough.
         match = " ".join(f'"{t}"' for t in terms[:-1]) + f' "{terms[-1]}"*'
-        marks = ",".join("%s" for _ in version_ids)
-        sql = (
-            "SELECT p.id FROM documents_pagetext_fts f JOIN documents_pagetext p ON p.id = f.rowid "
-            f"WHERE documents_pagetext_fts MATCH %s AND p.version_id IN ({marks}) ORDER BY p.version_id, p.number LIMIT %s"
-        )
+        # Only placeholders are put into the text; every value is a parameter.
+        sql = SQLITE_CANDIDATES.replace("{marks}", ",".join("%s" for _ in version_ids))
         with connection.cursor() as cursor:
             cursor.execute(sql, [match.strip(), *version_ids, limit])
             return [row[0] for row in cursor.fetchall()]
@@ -147,9 +150,7 @@ def searchable_versions(user: Any) -> dict[int, Document]:
     documents = {d.pk: d for d in permissions.visible_documents(user)}
     if not documents:
         return {}
-    newest = (
-        DocumentVersion.objects.filter(document=OuterRef("document"), state=DocumentVersion.State.READY).order_by("-number").values("number")[:1]
-    )
+    newest = DocumentVersion.objects.filter(document=OuterRef("document"), state=DocumentVersion.State.READY).order_by("-number").values("number")[:1]
     rows = (
         DocumentVersion.objects.filter(document_id__in=list(documents), state=DocumentVersion.State.READY)
         .annotate(newest=Subquery(newest))
@@ -246,4 +247,3 @@ def search_in_version(version: DocumentVersion, query: str, limit: int = 200) ->
         text, marks = snippet(page.text, terms)
         results.append({"page": page.number, "snippet": text, "highlights": [list(m) for m in marks], "count": _score(page.search_text, terms)})
     return results[:limit]
-
