@@ -37,7 +37,8 @@ messages: $(VENV)/.runtime-installed
 	fi
 
 # Debian packages the tests drive from outside: Chromium for browser tests, gettext for messages,
-# clamd (clamav-daemon) for the ClamAV tests, which start their own with a signature file they write.
+# clamd (clamav-daemon) for the ClamAV tests, which start their own with a signature file they write,
+# Tesseract with Vietnamese and French data for OCR of scanned pages (optional at run time).
 sysdeps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
@@ -46,6 +47,9 @@ sysdeps:
 	command -v certutil >/dev/null || missing="$$missing libnss3-tools"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	command -v clamd >/dev/null || [ -x /usr/sbin/clamd ] || missing="$$missing clamav-daemon"; \
+	command -v tesseract >/dev/null || missing="$$missing tesseract-ocr"; \
+	tesseract --list-langs 2>/dev/null | grep -qx vie || missing="$$missing tesseract-ocr-vie"; \
+	tesseract --list-langs 2>/dev/null | grep -qx fra || missing="$$missing tesseract-ocr-fra"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
