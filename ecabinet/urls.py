@@ -19,5 +19,6 @@ urlpatterns = [
     path("meetings/", include("ecabinet.meetings.live_urls")),
     path("meetings/", include("ecabinet.meetings.followup_urls")),
     path("voting/", include("ecabinet.voting.urls")),
+    path("documents/", include("ecabinet.documents.urls")),
     path("", include("ecabinet.web.urls")),
 ]

@@ -1,0 +1,105 @@
+"""Tablet pages of the documents app: a meeting's dossier, the PDF reader, search, and the
+secretary's read report. The pages are shells; the data comes from the reader API."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from ecabinet.documents import permissions, reader_actions, search
+from ecabinet.documents.models import Document, DocumentVersion, DossierEntry
+from ecabinet.documents.reader_api import device_label, dossier_reads, open_payload
+from ecabinet.identity.models import Clearance
+from ecabinet.meetings import permissions as meeting_permissions
+from ecabinet.meetings.models import Meeting
+from ecabinet.web.net import client_ip
+from ecabinet.web.views import mfa_login_required
+
+
+def _meeting(request: HttpRequest, meeting_id: int) -> Meeting:
+    meeting = Meeting.objects.filter(pk=meeting_id).first()
+    if meeting is None or not meeting_permissions.can_see_meeting(request.user, meeting):
+        raise Http404()
+    return meeting
+
+
+@require_GET
+@mfa_login_required
+def dossier(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    user = request.user
+    meeting = _meeting(request, meeting_id)
+    entries = DossierEntry.objects.filter(meeting=meeting).select_related("document__owner_organisation", "item__meeting", "meeting", "frozen_version")
+    rows = []
+    for entry in entries:
+        if not (permissions.can_see_document(user, entry.document) and permissions.entry_visible(user, entry)):
+            continue
+        current = entry.document.current_version()
+        rows.append(
+            {
+                "entry": entry,
+                "document": entry.document,
+                "version": current,
+                "classification": Clearance(entry.document.classification).label,
+                "changed": bool(entry.frozen_version_id and current and current.pk != entry.frozen_version_id),
+            }
+        )
+    context = {"meeting": meeting, "rows": rows, "can_see_reads": permissions.can_see_reads(user, meeting)}
+    return render(request, "documents/dossier.html", context)
+
+
+@require_GET
+@mfa_login_required
+def read_document(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = Document.objects.select_related("owner_organisation").filter(pk=document_id).first()
+    if document is None or not permissions.can_see_document(request.user, document):
+        raise Http404()
+    current = document.current_version()
+    if current is None:
+        raise Http404()
+    return redirect("documents:reader", version_id=current.pk)
+
+
+@require_GET
+@mfa_login_required
+def reader(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = DocumentVersion.objects.select_related("document__owner_organisation", "stored").filter(pk=version_id).first()
+    if version is None or not permissions.can_read_content(request.user, version):
+        raise Http404()
+    opened = reader_actions.open_version(version, acting_user=request.user, device=device_label(request), source_ip=client_ip(request))
+    payload = open_payload(version, opened)
+    payload.pop("ticket", None)  # handed over in a data attribute below, not in the JSON island
+    return render(
+        request,
+        "documents/reader.html",
+        {"version": version, "document": version.document, "payload": payload, "ticket": opened.ticket, "watermark": opened.watermark},
+    )
+
+
+@require_GET
+@mfa_login_required
+def search_page(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")[:500]
+    hits = search.search(request.user, query, limit=50) if query.strip() else []
+    for hit in hits:
+        pieces, last = [], 0
+        for start, end in hit.highlights:
+            pieces.append((hit.snippet[last:start], False))
+            pieces.append((hit.snippet[start:end], True))
+            last = end
+        pieces.append((hit.snippet[last:], False))
+        hit.pieces = pieces  # type: ignore[attr-defined]
+    return render(request, "documents/search.html", {"query": query, "hits": hits})
+
+
+@require_GET
+@mfa_login_required
+def reads_page(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    meeting = _meeting(request, meeting_id)
+    if not permissions.can_see_reads(request.user, meeting):
+        raise Http404()
+    report = dossier_reads(meeting, request.user)
+    for row in report["readers"]:
+        for cell in row["reads"]:
+            cell["percent"] = round(100 * cell["max_page"] / cell["page_count"]) if cell["page_count"] else 0
+    return render(request, "documents/reads.html", {"meeting": meeting, "report": report})
