@@ -12,15 +12,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade "pip>=24"
 
-# Stamp files so a changed lock reinstalls and an unchanged one costs nothing.
+# Stamp files so a changed lock reinstalls and an unchanged one costs nothing. The project itself
+# is built in pip's isolated environment (a fresh venv's own setuptools cannot build wheels); the
+# second form is for a machine with no package index, using what the venv has.
 $(VENV)/.runtime-installed: requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --require-hashes -r requirements.lock
-	$(BIN)/pip install -q --no-deps --no-build-isolation -e . || $(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q --no-deps -e . || $(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.dev-installed: requirements-dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
-	$(BIN)/pip install -q --no-deps --no-build-isolation -e . || $(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q --no-deps -e . || $(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(VENV)/.runtime-installed $@
 
 venv: $(VENV)/.runtime-installed

@@ -26,7 +26,8 @@ WS_TIMEOUT = 30  # seconds to wait for one message; generous, nothing is timed
 
 
 def installation_env(var_dir: Path, database_url: str) -> dict[str, str]:
-    env = procs.clean_env(VAR_DIR=str(var_dir), DATABASE_URL=database_url)
+    # The beat's checkpoint a day away: test_embedded_worker_runs_a_task makes the only one.
+    env = procs.clean_env(VAR_DIR=str(var_dir), DATABASE_URL=database_url, AUDIT_CHECKPOINT_SECONDS="86400")
     if settings.REDIS_URL:  # the PostgreSQL+Redis pass: the server uses Redis as production does
         env["ECABINET_REDIS_URL"] = settings.REDIS_URL
     return env
@@ -133,28 +134,34 @@ def test_websocket_from_another_origin_is_refused(served: procs.Server) -> None:
 
 
 def test_embedded_worker_runs_a_task(served: procs.Server) -> None:
-    """A task queued from another process (as any app server would) is run by the worker serve started."""
-    token = secrets.token_hex(8)
-    script = f"""
+    """A task queued from another process (as any app server would) is run by the worker serve started.
+
+    The task is the audit checkpoint: it signs the log's Merkle root at its current size. The
+    beat's own run of it is a day away in this installation, so a new checkpoint is this call's.
+    """
+    script = """
 import json, time, django
 django.setup()
-from ecabinet.audit.models import AuditEntry
-from ecabinet.web import tasks
-tasks.ping.delay({token!r})
+from ecabinet.audit.models import AuditEntry, Checkpoint
+from ecabinet.audit.tasks import make_checkpoint
+before = Checkpoint.objects.count()
+size = AuditEntry.objects.count()
+make_checkpoint.delay()
 deadline = time.monotonic() + 120
 while time.monotonic() < deadline:
-    entry = AuditEntry.objects.filter(event=tasks.WORKER_PING, details__token={token!r}).first()
-    if entry is not None:
-        print(json.dumps({{"seq": entry.seq, "actor": entry.actor_id}}))
+    made = Checkpoint.objects.filter(size__gte=size).order_by("size").first()
+    if made is not None:
+        print(json.dumps({"before": before, "entries": size, "size": made.size, "signed": bool(made.note)}))
         break
     time.sleep(0.5)
 else:
-    print(json.dumps(None))
+    print(json.dumps({"before": before, "entries": size, "size": None}))
 """
     result = procs.python(served.env, script)
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    assert found is not None, f"the worker did not run the task; server log:\n{served.log()}"
-    assert found["actor"] is None and found["seq"] > 0
+    assert found["before"] == 0 and found["entries"] > 0, found
+    assert found["size"] is not None, f"the worker did not run the task; server log:\n{served.log()}"
+    assert found["size"] >= found["entries"] and found["signed"] is True
 
 
 def test_metrics_count_requests_per_route(served: procs.Server) -> None:
