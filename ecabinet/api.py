@@ -103,6 +103,7 @@ def register_routers() -> None:
     from ecabinet.meetings.followup_api import router as followup_router
     from ecabinet.meetings.api import router as meetings_router
     from ecabinet.meetings.live_api import router as live_router
+    from ecabinet.notify.api import router as notify_router
     from ecabinet.voting.api import router as voting_router
 
     api.add_router("/", identity_router)
@@ -114,4 +115,5 @@ def register_routers() -> None:
     api.add_router("/", followup_router)
     api.add_router("/", meetings_router)
     api.add_router("/meetings", live_router)
+    api.add_router("/", notify_router)
     api.add_router("/", voting_router)

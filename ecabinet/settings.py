@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "ecabinet.voting",
     "ecabinet.security",
     "ecabinet.documents",
+    "ecabinet.notify",
 ]
 
 MIDDLEWARE = [
@@ -295,6 +296,24 @@ else:
 DEFAULT_FROM_EMAIL = env.str("FROM_EMAIL", "e-cabinet@localhost")
 
 LOGGING = {
+# Notifications (ecabinet.notify): links in e-mails and pushes point at SITE_URL; SMS goes to an
+# HTTP gateway when ECABINET_SMS_URL is set (body from ECABINET_SMS_TEMPLATE), else to the log.
+try:
+    SITE_URL = (env.str("SITE_URL") or PKI_PUBLIC_URL).rstrip("/")
+    SMS_URL = env.url("SMS_URL", ("http", "https"))
+    SMS_TEMPLATE = env.str("SMS_TEMPLATE", '{"to": "{to}", "text": "{text}"}') or '{"to": "{to}", "text": "{text}"}'
+    NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", 5, minimum=1)
+    NOTIFY_NUDGE_HOURS = env.int("NOTIFY_NUDGE_HOURS", 12, minimum=0)
+except ConfigError as exc:  # pragma: no cover
+    raise SystemExit(f"e-Cabinet configuration error: {exc}") from None
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "notify-reminders": {"task": "ecabinet.notify.tasks.run_reminders", "schedule": 300.0},
+        "notify-digests": {"task": "ecabinet.notify.tasks.send_digests", "schedule": 24 * 3600.0},
+        "notify-purge-messages": {"task": "ecabinet.notify.tasks.purge_messages", "schedule": 24 * 3600.0},
+    }
+)
+
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},

@@ -20,5 +20,6 @@ urlpatterns = [
     path("meetings/", include("ecabinet.meetings.followup_urls")),
     path("voting/", include("ecabinet.voting.urls")),
     path("documents/", include("ecabinet.documents.urls")),
+    path("notify/", include("ecabinet.notify.urls")),
     path("", include("ecabinet.web.urls")),
 ]

@@ -241,6 +241,9 @@ def complete_web_login(request: HttpRequest, user: User, *, source_ip: str | Non
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
         )
         record(events.LOGIN_OK, actor=user, obj=user, source_ip=source_ip, details={"channel": "web", "mfa": mfa, "session": session.pk})
+        from ecabinet.notify import hooks
+
+        hooks.signed_in(user, user_agent=session.user_agent, session_id=session.pk)
     throttle.reset_account(user.username)
     return session
 
@@ -365,6 +368,9 @@ def register_device(user: User, *, name: str, user_agent: str, source_ip: str | 
         )
         record(events.DEVICE_REGISTERED, actor=user, obj=device, source_ip=source_ip, details={"name": name})
         record(events.LOGIN_OK, actor=user, obj=user, source_ip=source_ip, details={"channel": "api", "device": device.pk, "mfa": user.mfa_enrolled})
+        from ecabinet.notify import hooks
+
+        hooks.device_registered(device)
     throttle.reset_account(user.username)
     return device, raw
 
@@ -376,6 +382,9 @@ def revoke_device(device: Device, *, acting_user: User, source_ip: str | None) -
         ApiToken.objects.filter(device=device, revoked_at=None).update(revoked_at=now)
         device.revoked_at = device.revoked_at or now
         record(events.DEVICE_REVOKED, actor=acting_user, obj=device, source_ip=source_ip, details={"owner": device.user_id, "name": device.name})
+        from ecabinet.notify import hooks
+
+        hooks.device_revoked(device, acting_user=acting_user)
 
 
 def user_for_token(raw: str, *, source_ip: str | None) -> User | None:

@@ -210,6 +210,9 @@ def update_meeting(meeting: Meeting, *, acting_user: User, version: int | None, 
         broadcast.publish(locked.pk, "meeting.updated", {"version": locked.version, "fields": sorted(changes)}, min_level=locked.classification)
         if deadline_changed and locked.state == Meeting.State.DOSSIER_PUBLISHED:
             _queue_consent_task(locked)
+        from ecabinet.notify import hooks
+
+        hooks.meeting_updated(locked, sorted(changes), acting_user=acting_user)
     _refresh(meeting)
     return meeting
 
@@ -268,6 +271,9 @@ def transition(meeting: Meeting, action: str, *, acting_user: User, version: int
         _state_event(locked)
         if action == "publish":
             _queue_consent_task(locked)
+        from ecabinet.notify import hooks
+
+        hooks.meeting_transition(locked, action, acting_user=acting_user)
     _refresh(meeting)
     return meeting
 

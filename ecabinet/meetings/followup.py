@@ -192,6 +192,9 @@ def create_task(
                 "due_date": due_date.isoformat(),
             },
         )
+        from ecabinet.notify import hooks
+
+        hooks.task_assigned(task, acting_user=acting_user)
     return task
 
 
@@ -390,6 +393,9 @@ def submit_minutes(minutes: Minutes, *, expected_version: int | None, acting_use
         record(
             events.MINUTES_SUBMITTED, actor=acting_user, obj=minutes, source_ip=source_ip, details={"meeting": minutes.meeting_id, "version": minutes.version}
         )
+        from ecabinet.notify import hooks
+
+        hooks.minutes_submitted(minutes, acting_user=acting_user)
     return minutes
 
 

@@ -340,6 +340,9 @@ def approve_enrolment(request: EnrolmentRequest, *, acting_user: User, source_ip
             source_ip=source_ip,
             details={"user": user.pk, "certificate": member_cert.pk, "serial": member_cert.serial, "fingerprint": member_cert.fingerprint},
         )
+        from ecabinet.notify import hooks
+
+        hooks.certificate_approved(member_cert, acting_user=acting_user)
     return member_cert
 
 

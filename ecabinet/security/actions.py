@@ -47,6 +47,9 @@ def raise_alert(
             source_ip=source_ip,
             details={"kind": kind, "severity": severity, "summary": alert.summary, "object": f"{alert.object_type}:{alert.object_id}", **(details or {})},
         )
+        from ecabinet.notify import hooks
+
+        hooks.security_alert(alert, acting_user=acting_user)
     return alert
 
 
