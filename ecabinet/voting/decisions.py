@@ -73,9 +73,9 @@ def create_office_seal(*, acting_user: User, source_ip: str | None = None) -> Of
             issuing_signer,
             authority.certificate(issuing),
             key.public_key(),
-            full_name=f"{office.name} (con dấu điện tử / office seal)",
+            full_name=f"{office.name[:50]} (con dấu)",  # X.509 limits a CN to 64 characters
             user_id=acting_user.pk,
-            organisation=office.name,
+            organisation=office.name[:64],
             days=settings.PKI_CERT_DAYS,
             publication=authority.publication(),
         )

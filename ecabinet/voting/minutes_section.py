@@ -12,6 +12,18 @@ LABELS = {
 }
 
 
+OUTCOMES = {
+    "vi": {
+        "adopted": "Thông qua",
+        "not_adopted": "Không thông qua",
+        "no_quorum": "Không đủ túc số",
+        "decided": "Đã quyết định",
+        "no_decision": "Chưa quyết định",
+    },
+    "en": {"adopted": "Adopted", "not_adopted": "Not adopted", "no_quorum": "No quorum", "decided": "Decided", "no_decision": "No decision"},
+}
+
+
 @register_item_section
 def vote_lines(item: Any, language: str) -> list[str]:
     from ecabinet.voting.models import Poll
@@ -23,6 +35,9 @@ def vote_lines(item: Any, language: str) -> list[str]:
         names = {o["key"]: o["label"] for o in poll.options}
         counts = ", ".join(f"{names.get(k, k)}: {v}" for k, v in tally.get("counts", {}).items())
         lines.append(f"{labels['title']} — {poll.question}")
-        lines.append(f"  {labels['outcome']}: {tally.get('outcome', '')}; {labels['counts']}: {counts}")
+        outcome = OUTCOMES.get(language, OUTCOMES["en"]).get(tally.get("outcome", ""), tally.get("outcome", ""))
+        if tally.get("winner") and tally.get("outcome") == "decided":
+            outcome += f" ({names.get(tally['winner'], tally['winner'])})"
+        lines.append(f"  {labels['outcome']}: {outcome}; {labels['counts']}: {counts}")
         lines.append(f"  {tally.get('cast', 0)}/{tally.get('eligible', 0)} {labels['cast']}")
     return lines
