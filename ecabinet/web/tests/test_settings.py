@@ -150,15 +150,16 @@ def test_url_errors_do_not_echo_the_value(tmp_path: Path) -> None:
 def test_embedded_default_needs_no_setting_and_keeps_its_secret(tmp_path: Path) -> None:
     env = procs.clean_env(VAR_DIR=str(tmp_path))
     probe = (
-        "import json; print(json.dumps({'mode': s.MODE, 'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), "
-        "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], 'broker': s.CELERY_BROKER_URL, 'key': s.SECRET_KEY, 'port': s.SERVE_PORT}))"
+        "import json; from channels.layers import InMemoryChannelLayer, get_channel_layer; "
+        "print(json.dumps({'mode': s.MODE, 'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']), "
+        "'broker': s.CELERY_BROKER_URL, 'key': s.SECRET_KEY, 'port': s.SERVE_PORT, 'in_memory': isinstance(get_channel_layer(), InMemoryChannelLayer)}))"
     )
     first = start(env, probe)
     assert first.returncode == 0, first.stderr
     seen = json.loads(first.stdout.strip().splitlines()[-1])
     assert seen["mode"] == "embedded" and seen["port"] == 8000
     assert seen["engine"] == "django.db.backends.sqlite3" and seen["name"] == str(tmp_path / "ecabinet.sqlite3")
-    assert seen["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert seen["in_memory"] is True, "live events stay in the process: no Redis needed"
     assert seen["broker"] == "filesystem://"
     key_file = tmp_path / "keys" / "secret_key"
     assert key_file.read_text().strip() == seen["key"] and len(seen["key"]) >= 50
