@@ -141,12 +141,13 @@ def version_ready(version: DocumentVersion) -> dict[str, Any]:
     if counts["carried"] or counts["orphaned"]:
         record(events.ANNOTATIONS_CARRIED, obj=version, details={"document_id": document.pk, "number": version.number, **counts})
     entries = DossierEntry.objects.filter(document=document).values_list("meeting_id", "item_id")
+    data = {"document_id": document.pk, "version_id": version.pk, "number": version.number, "title": document.title, "pages": version.page_count}
+
+    def announce(meeting_id: int, item_id: int | None) -> None:
+        broadcast.publish(meeting_id, LIVE_VERSION_READY, data, min_level=document.classification, item_id=item_id)
+
     for meeting_id, item_id in entries:
-        broadcast.publish(
-            meeting_id,
-            LIVE_VERSION_READY,
-            {"document_id": document.pk, "version_id": version.pk, "number": version.number, "title": document.title, "pages": version.page_count},
-            min_level=document.classification,
-            item_id=item_id,
-        )
+        # After commit, and robust: a channel layer that is down loses the live event (clients
+        # reload the dossier on reconnect), it never un-readies the version.
+        transaction.on_commit(lambda m=meeting_id, i=item_id: announce(m, i), robust=True)
     return {"annotations": counts, "meetings": sorted({m for m, _ in entries})}

@@ -160,7 +160,12 @@ def _pdf(path: Path, ocr: OcrEngine | None, thumbnails: bool) -> Extraction:
                                 result.error = result.error or f"page {index + 1}: OCR failed: {exc}"
                     result.pages.append(Page(index + 1, text, source))
                     if thumbnails:
-                        result.thumbnails.append(_thumbnail(page, index + 1))
+                        try:
+                            result.thumbnails.append(_thumbnail(page, index + 1))
+                        except Exception as exc:  # no thumbnails at all rather than a gap in them
+                            thumbnails = False
+                            result.thumbnails = []
+                            result.error = result.error or f"page {index + 1}: thumbnail: {type(exc).__name__}"
                 finally:
                     page.close()
         finally:
