@@ -42,7 +42,7 @@ class Handler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.inbox.drop > 0:
             self.inbox.drop -= 1
-            session.transport.close()  # the server disappears mid-send
+            server.transport.close()  # the server disappears mid-send
             return "421 gone"
         if self.inbox.refuse:
             return f"{self.inbox.refuse} 5.7.1 refused by policy"
