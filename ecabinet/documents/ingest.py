@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from ecabinet.audit.actions import record
 from ecabinet.documents import blobs, events, search
-from ecabinet.documents.core import anchoring
+from ecabinet.documents.core import anchoring, textnorm
 from ecabinet.documents.core import extract as extract_core
 from ecabinet.documents.core.ocr import Tesseract
 from ecabinet.documents.models import Annotation, DocumentVersion, DossierEntry, PageText, PageThumbnails, StoredBlob, VersionText
@@ -66,7 +66,7 @@ def extract_step(ctx: Any) -> None:
         with transaction.atomic():
             _clear(version)
             PageText.objects.bulk_create(
-                [PageText(version=version, number=p.number, text=p.text, source=p.source) for p in result.pages],
+                [PageText(version=version, number=p.number, text=p.text, search_text=textnorm.search_text(p.text), source=p.source) for p in result.pages],
                 batch_size=500,
             )
             VersionText.objects.create(

@@ -124,12 +124,11 @@ def index_version(version_id: int) -> int:
         PageText.objects.update_or_create(
             version=version, number=0, defaults={"text": meta, "search_text": textnorm.search_text(meta), "source": PageText.Source.METADATA}
         )
+        # The extract step folds each page as it stores it; fill in any page stored without.
         changed = []
-        for page in PageText.objects.filter(version=version, number__gt=0).only("pk", "text", "search_text"):
-            folded = textnorm.search_text(page.text)
-            if folded != page.search_text:
-                page.search_text = folded
-                changed.append(page)
+        for page in PageText.objects.filter(version=version, number__gt=0, search_text="").exclude(text="").only("pk", "text"):
+            page.search_text = textnorm.search_text(page.text)
+            changed.append(page)
         PageText.objects.bulk_update(changed, ["search_text"], batch_size=500)
         VersionText.objects.filter(version=version).update(indexed_at=timezone.now())
     return PageText.objects.filter(version=version, number__gt=0).count()

@@ -14,7 +14,9 @@ and a few Latin letters for which PostgreSQL's ``unaccent`` has a rule (ø, ł, 
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
+from functools import cache
 
 # Letters that do not decompose under NFD, folded the way unaccent's rules fold them.
 LETTER_FOLDS = str.maketrans(
@@ -43,10 +45,17 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+@cache
+def _without_marks() -> dict[int, None]:
+    """A str.translate table deleting every nonspacing mark (category Mn): C speed, where testing
+    each character's category in Python costs more than the text extraction itself."""
+    return {code: None for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Mn"}
+
+
 def fold(text: str) -> str:
     """'Quyết định về ĐẤT ĐAI' -> 'quyet dinh ve dat dai'."""
     decomposed = unicodedata.normalize("NFD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    stripped = decomposed.translate(_without_marks())
     return unicodedata.normalize("NFC", stripped).translate(LETTER_FOLDS)
 
 
