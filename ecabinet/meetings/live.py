@@ -312,11 +312,13 @@ def start_item(item: AgendaItem, *, acting_user: User, source_ip: str | None = N
                 "ended_speaker": ended_speaker,
             },
         )
+        # The new item first: it is what every tablet is waiting for. Each event carries the whole
+        # item, so the order in which a client applies the two does not matter.
+        _publish_item(ITEM_STARTED, item)
         if previous is not None:
             _publish_item(ITEM_ENDED, previous)
             if ended_speaker is not None:
                 _publish_speakers(previous)
-        _publish_item(ITEM_STARTED, item)
     return item
 
 

@@ -192,7 +192,7 @@ async def test_nobody_below_an_items_classification_receives_its_events(setup):
     seen = await next_event(low)
     assert (seen["kind"], seen["item"]) == (live.ITEM_STARTED, cab.items[0].pk)
     assert "Mật" not in str(seen)
-    assert [((e := await next_event(chair))["kind"], e["item"]) for _ in range(2)] == [(live.ITEM_ENDED, setup.secret.pk), (live.ITEM_STARTED, cab.items[0].pk)]
+    assert [((e := await next_event(chair))["kind"], e["item"]) for _ in range(2)] == [(live.ITEM_STARTED, cab.items[0].pk), (live.ITEM_ENDED, setup.secret.pk)]
     assert await low.receive_nothing(timeout=QUIET)
     await chair.disconnect()
     await low.disconnect()

@@ -72,7 +72,7 @@ def test_starting_the_next_item_ends_the_running_one_and_its_speaker(cabinet, pu
     req.refresh_from_db()
     assert first.ended_at == second.started_at
     assert req.state == SpeakerRequest.State.DONE and req.ended_at == first.ended_at
-    assert [e["kind"] for e in published] == [live.ITEM_ENDED, live.SPEAKERS, live.ITEM_STARTED]
+    assert [(e["kind"], e["item_id"]) for e in published] == [(live.ITEM_STARTED, second.pk), (live.ITEM_ENDED, first.pk), (live.SPEAKERS, first.pk)]
     assert AgendaItem.objects.filter(meeting=cabinet.meeting, started_at__isnull=False, ended_at__isnull=True).count() == 1
     entry = AuditEntry.objects.filter(event=events.ITEM_STARTED).order_by("-seq").first()
     assert entry.details["ended_item"] == first.pk and entry.details["ended_speaker"] == req.pk

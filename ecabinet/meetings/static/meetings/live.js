@@ -70,8 +70,12 @@ async function act(path, body = null) {
 
 // --- rendering ------------------------------------------------------------------------------
 
+// The most recently started running item: between "item.started" and the previous item's
+// "item.ended" (sent right after) two items may briefly both say running.
 function runningItem() {
-  return state.items.find((item) => item.running) || null;
+  const running = state.items.filter((item) => item.running);
+  running.sort((a, b) => Date.parse(b.started_at) - Date.parse(a.started_at));
+  return running[0] || null;
 }
 
 function renderMeeting() {
