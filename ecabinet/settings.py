@@ -295,7 +295,6 @@ else:
     EMAIL_FILE_PATH = VAR_DIR / "outbox"
 DEFAULT_FROM_EMAIL = env.str("FROM_EMAIL", "e-cabinet@localhost")
 
-LOGGING = {
 # Notifications (ecabinet.notify): links in e-mails and pushes point at SITE_URL; SMS goes to an
 # HTTP gateway when ECABINET_SMS_URL is set (body from ECABINET_SMS_TEMPLATE), else to the log.
 try:
@@ -314,6 +313,7 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
