@@ -167,7 +167,11 @@ TEMPLATES = [
 ]
 
 if DATABASE_URL and not DATABASE_URL.startswith("sqlite"):
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # conn_max_age=0: under ASGI every request runs its sync code in a thread of its own, so a
+    # persistent connection per thread is never reused and piles up until PostgreSQL refuses more
+    # clients (seen in bench/vote_burst.py). Django's advice for async mode: no persistent
+    # connections; put a pooler (PgBouncer) in front of PostgreSQL in production.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
 else:
     sqlite_path = DATABASE_URL[len("sqlite:///") :] if DATABASE_URL else str(VAR_DIR / "ecabinet.sqlite3")
     DATABASES = {

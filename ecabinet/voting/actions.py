@@ -24,24 +24,24 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from ecabinet.audit import errors as audit_errors
 from ecabinet.audit import signing
 from ecabinet.audit.actions import record
+from ecabinet.audit.models import Checkpoint
 from ecabinet.errors import ECabinetError, Forbidden, InvalidInput
 from ecabinet.identity import actions as identity_actions
 from ecabinet.identity.models import Role, User
 from ecabinet.meetings import broadcast
 from ecabinet.meetings.models import AgendaItem, Meeting, Participant
-from ecabinet.pki import authority
 from ecabinet.pki import errors as pki_errors
 from ecabinet.pki.core import ca as ca_core
 from ecabinet.pki.core import cms as cms_core
 from ecabinet.pki.core.errors import PkiCoreError
 from ecabinet.pki.models import MemberCertificate
-from ecabinet.voting import errors, events, permissions
+from ecabinet.voting import errors, events, permissions, trust
 from ecabinet.voting.core import ballot as ballot_core
 from ecabinet.voting.core import tally as tally_core
 from ecabinet.voting.core.canonical import canonicalize
@@ -224,6 +224,9 @@ def open_poll(poll: Poll, *, acting_user: User, source_ip: str | None = None) ->
         record(
             events.POLL_OPENED, actor=acting_user, obj=poll, source_ip=source_ip, details={"deadline": fresh.deadline.isoformat() if fresh.deadline else None}
         )
+        from ecabinet.notify import hooks
+
+        hooks.poll_opened(poll, acting_user=acting_user)
         _publish(
             poll, events.LIVE_OPENED, {"question": poll.question, "options": poll.options, "deadline": poll.deadline.isoformat() if poll.deadline else None}
         )
@@ -333,7 +336,7 @@ def _cast(poll: Poll, *, data: bytes, signature: Any, cms: Any, totp: str | None
         raise errors.BallotWrongPoll(f"The ballot is for poll {parsed.poll}, not {poll.pk}.")
     cert, signature_der = _signer_certificate(parsed, _decode(signature, "signature"), _decode(cms, "cms"))
     now = timezone.now()
-    member_cert = authority.check_member_certificate(cert, at=now)
+    member_cert = trust.check_member_certificate(cert, at=now)
     if member_cert.user_id != acting_user.pk or parsed.voter != acting_user.pk:
         raise errors.VoterMismatch()
     if parsed.question_sha256 != poll.statement_sha256:
@@ -351,7 +354,7 @@ def _cast(poll: Poll, *, data: bytes, signature: Any, cms: Any, totp: str | None
             previous = Ballot.objects.filter(poll=fresh, voter=acting_user, counted=True).values_list("pk", flat=True).first()
             if previous is not None and not fresh.allow_change:
                 raise errors.AlreadyVoted()
-            if Ballot.objects.filter(nonce=parsed.nonce).exists() or Ballot.objects.filter(sha256=parsed.sha256).exists():
+            if Ballot.objects.filter(Q(nonce=parsed.nonce) | Q(sha256=parsed.sha256)).exists():
                 raise errors.NonceReplayed()
             if previous is not None:
                 Ballot.objects.filter(pk=previous).update(counted=False)
@@ -384,7 +387,9 @@ def _cast(poll: Poll, *, data: bytes, signature: Any, cms: Any, totp: str | None
                 audit_seq=entry.seq,
                 counted=True,
             )
-            _publish(fresh, events.LIVE_BALLOT, live_results(fresh, public_only=True))
+            if fresh.meeting_id is not None:
+                # Counted after commit, so the figure includes this ballot and costs nothing inside the lock.
+                transaction.on_commit(lambda: _publish(fresh, events.LIVE_BALLOT, live_results(fresh, public_only=True)))
     except IntegrityError:
         # Two submissions of the same ballot raced past the check above; the database kept one.
         raise errors.NonceReplayed() from None
@@ -422,11 +427,13 @@ def receipt_for(ballot: Ballot) -> dict[str, Any]:
 
     proof = None
     status = "pending_checkpoint"
-    try:
-        proof = proofs.inclusion_bundle(ballot.audit_seq)
-        status = "included"
-    except (audit_errors.NotYetCheckpointed, audit_errors.NoCheckpoint):
-        pass
+    covered = Checkpoint.objects.filter(size__gt=ballot.audit_seq).exists()
+    if covered:
+        try:
+            proof = proofs.inclusion_bundle(ballot.audit_seq)
+            status = "included"
+        except (audit_errors.NotYetCheckpointed, audit_errors.NoCheckpoint):
+            pass
     return {
         "poll": ballot.poll_id,
         "ballot_sha256": ballot.sha256,
@@ -512,6 +519,9 @@ def close_poll(poll: Poll, *, acting_user: User | None, source_ip: str | None = 
                 "by": "deadline" if acting_user is None else "chair",
             },
         )
+        from ecabinet.notify import hooks
+
+        hooks.poll_closed(fresh, acting_user=acting_user)
         _publish(fresh, events.LIVE_CLOSED, {"tally": document["tally"], "state": fresh.state})
     return fresh
 

@@ -58,6 +58,11 @@ def can_manage_poll(user: Any, poll: Poll) -> bool:
     return _runs_consultations(user)
 
 
+def is_cleared_voter(user: Any, poll: Poll) -> bool:
+    """The quick yes for a ballot: an eligible voter (fixed when the poll was made) still cleared for it."""
+    return is_voter(user, poll) and user.clearance >= poll.classification
+
+
 def can_vote(user: Any, poll: Poll) -> bool:
     return can_see_poll(user, poll) and is_voter(user, poll)
 

@@ -126,10 +126,11 @@ def test_consultation_voters_must_be_members_of_the_government(voting, make_user
     assert no_deadline.status_code == 422
 
 
-def test_live_results_go_to_the_chair_and_turnout_to_everyone(voting, item_poll, monkeypatch):
+def test_live_results_go_to_the_chair_and_turnout_to_everyone(voting, item_poll, monkeypatch, django_capture_on_commit_callbacks):
     sent = []
     monkeypatch.setattr("ecabinet.meetings.broadcast.publish", lambda meeting_id, kind, data, **kw: sent.append((kind, data, kw)))
-    cast(voting.members[0], item_poll, "reject")
+    with django_capture_on_commit_callbacks(execute=True):
+        cast(voting.members[0], item_poll, "reject")
     kind, data, options = sent[-1]
     assert kind == events.LIVE_BALLOT and data["cast"] == 1 and "counts" not in data
     assert options == {"min_level": item_poll.classification, "item_id": item_poll.item_id}
@@ -142,14 +143,15 @@ def test_live_results_go_to_the_chair_and_turnout_to_everyone(voting, item_poll,
     assert api(voting.members[1], "get", f"/polls/{item_poll.pk}/results").json()["counts"]["reject"] == 1
 
 
-def test_public_results_are_pushed_to_all(voting, monkeypatch):
+def test_public_results_are_pushed_to_all(voting, monkeypatch, django_capture_on_commit_callbacks):
     sent = []
     monkeypatch.setattr("ecabinet.meetings.broadcast.publish", lambda meeting_id, kind, data, **kw: sent.append((kind, data)))
     chair = voting.cabinet.chair
     poll = actions.open_poll(
         actions.create_poll(question="Công khai?", item=voting.cabinet.items[2], results_public=True, acting_user=chair), acting_user=chair
     )
-    cast(voting.members[0], poll, "approve")
+    with django_capture_on_commit_callbacks(execute=True):
+        cast(voting.members[0], poll, "approve")
     assert sent[-1][1]["counts"] == {"approve": 1, "reject": 0, "abstain": 0}
 
 
