@@ -14,6 +14,15 @@ from ecabinet.identity.models import Role, User
 from ecabinet.identity.tests.factories import PASSWORD, GovernmentFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Argon2 costs about half a second per password by design; tests make hundreds of users.
+
+    The configured hasher is checked in identity/tests/test_passwords.py, with this lifted.
+    """
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+
+
 @pytest.fixture
 def government() -> Any:
     return GovernmentFactory()
