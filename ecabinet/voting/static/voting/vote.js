@@ -220,13 +220,27 @@ async function refreshResults() {
   }
 }
 
+// Results arrive on the meeting's WebSocket; where there is none (a written consultation) or it
+// is down, the page asks every few seconds instead.
+let polling = null;
+
+function startPolling() {
+  if (!polling && root.dataset.state === "open") polling = setInterval(refreshResults, 3000);
+}
+
+function stopPolling() {
+  if (polling) clearInterval(polling);
+  polling = null;
+}
+
 function listen() {
   if (!root.dataset.wsPath) {
-    if (root.dataset.state === "open") setInterval(refreshResults, 5000);
+    startPolling();
     return;
   }
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(`${scheme}//${location.host}${root.dataset.wsPath}`);
+  socket.onopen = stopPolling;
   socket.onmessage = (message) => {
     const event = JSON.parse(message.data);
     if (event.type !== "event" || !String(event.kind).startsWith("poll.") || event.data?.poll !== Number(root.dataset.poll)) return;
@@ -239,7 +253,10 @@ function listen() {
       refreshResults();
     }
   };
-  socket.onclose = () => setTimeout(listen, 2000);
+  socket.onclose = () => {
+    startPolling();
+    setTimeout(listen, 5000);
+  };
 }
 
 // --- the page -------------------------------------------------------------------------------
