@@ -13,6 +13,7 @@ and ``VersionText.error`` says why. Scanned pages with no OCR engine are recorde
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from typing import Any
@@ -149,5 +150,5 @@ def version_ready(version: DocumentVersion) -> dict[str, Any]:
     for meeting_id, item_id in entries:
         # After commit, and robust: a channel layer that is down loses the live event (clients
         # reload the dossier on reconnect), it never un-readies the version.
-        transaction.on_commit(lambda m=meeting_id, i=item_id: announce(m, i), robust=True)
+        transaction.on_commit(functools.partial(announce, meeting_id, item_id), robust=True)
     return {"annotations": counts, "meetings": sorted({m for m, _ in entries})}

@@ -98,7 +98,7 @@ def reads_page(request: HttpRequest, meeting_id: int) -> HttpResponse:
     meeting = _meeting(request, meeting_id)
     if not permissions.can_see_reads(request.user, meeting):
         raise Http404()
-    report = dossier_reads(meeting, request.user)
+    report = dossier_reads(meeting, request.user)  # type: ignore[arg-type]  # signed in: mfa_login_required
     for row in report["readers"]:
         for cell in row["reads"]:
             cell["percent"] = round(100 * cell["max_page"] / cell["page_count"]) if cell["page_count"] else 0
