@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 _PG_LOCK_ID = 0x65CAB1AE7
 _PG_CHECKPOINT_LOCK_ID = 0x65CAB1AE8
 
-_MAX = {"actor_label": 200, "object_type": 80, "object_id": 80}
+# Column widths (models.AuditEntry): longer text is cut before hashing, so SQLite (which would keep
+# it) and PostgreSQL (which would refuse it) store and hash the same value.
+_MAX = {"event": 80, "actor_label": 200, "object_type": 80, "object_id": 80}
 
 
 def _pg_lock(lock_id: int) -> None:
@@ -57,8 +59,8 @@ def record(
     address in one spelling, text cut to its column) before hashing, so that the hash computed
     now is the hash ``verify`` computes from the stored row on SQLite and on PostgreSQL alike.
     """
-    if not event or len(event) > AuditEntry._meta.get_field("event").max_length:  # type: ignore[operator]
-        raise ValueError(f"audit event {event!r} must be 1 to 80 characters")
+    if not event or len(event) > _MAX["event"]:
+        raise ValueError(f"audit event {event!r} must be 1 to {_MAX['event']} characters")
     details = normalise_details(details)  # refuse what cannot be hashed before taking the lock
     source_ip = normalise_ip(source_ip)
     if obj is not None:

@@ -1,13 +1,24 @@
 from __future__ import annotations
 
+import importlib
+from functools import cache
+
 from django import forms
+from django.apps import apps
 from django.utils.translation import gettext_lazy as _
 
-from ecabinet.audit import events
 
-
+@cache
 def known_events() -> list[str]:
-    return sorted(value for name, value in vars(events).items() if name.isupper() and isinstance(value, str))
+    """Every event constant of every installed app (each keeps its own in ``<app>/events.py``)."""
+    found: set[str] = set()
+    for config in apps.get_app_configs():
+        try:
+            module = importlib.import_module(f"{config.name}.events")
+        except ModuleNotFoundError:
+            continue
+        found.update(value for name, value in vars(module).items() if name.isupper() and isinstance(value, str) and "." in value)
+    return sorted(found)
 
 
 class DateInput(forms.DateInput):

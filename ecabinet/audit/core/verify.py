@@ -12,6 +12,7 @@ Two independent checks, because each catches what the other cannot:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -139,7 +140,7 @@ class LogVerifier:
         self.prev_hash = prev_hash
         self.max_problems = max_problems
         self.report = Report()
-        self.pending = sorted((c for c in checkpoints if c.size > self.tree.size), key=lambda c: c.size)
+        self.pending = deque(sorted((c for c in checkpoints if c.size > self.tree.size), key=lambda c: c.size))
         self.last_good_size = self.tree.size
 
     def _problem(self, problem: Problem) -> None:
@@ -171,7 +172,7 @@ class LogVerifier:
         self.tree.append(fields.leaf_hash())
         self.report.entries += 1
         while self.pending and self.pending[0].size == self.tree.size:
-            self._check_root(self.pending.pop(0))
+            self._check_root(self.pending.popleft())
 
     def _check_root(self, checkpoint: StoredCheckpoint) -> None:
         problems = check_checkpoint_note(checkpoint, name=self.name, public_key=self.public_key)
@@ -211,7 +212,7 @@ class LogVerifier:
                 )
             )
             self.report.checkpoints += 1
-        self.pending = []
+        self.pending.clear()
         return self.report
 
 

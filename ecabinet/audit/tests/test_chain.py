@@ -128,6 +128,13 @@ def test_a_disabled_guard_is_reported(entries):
         AuditEntry.objects.update(event="edited")
 
 
+def test_migrate_puts_back_a_dropped_guard():
+    # SQLite drops a table's triggers whenever a migration rebuilds the table.
+    tamper.disable_guards()
+    call_command("migrate", verbosity=0)
+    assert db_guard.missing(connection) == []
+
+
 # -- tampering ------------------------------------------------------------------------------------
 
 

@@ -55,6 +55,7 @@ def test_the_officer_sees_the_log_and_a_good_banner(page, entries):
     assert "Thông qua" in html and "test.thing.happened" in html
     assert shown_seqs(response) == sorted(shown_seqs(response), reverse=True)
     assert 'id="audit-export"' in html and 'id="audit-filters"' in html
+    assert {events.LOGIN_FAILED, events.AUDIT_EXPORTED} <= set(response.context["known_events"])
 
 
 def test_the_banner_shows_tampering_and_a_missing_guard(page, entries):
