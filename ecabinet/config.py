@@ -7,6 +7,7 @@ Pure Python: no Django import, so it can be tested alone.
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,24 +22,26 @@ class ConfigError(Exception):
 
 
 class Env:
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    # The methods are named after the types they return, which shadows those names inside the
+    # class body: annotations here spell the types as builtins.str and so on.
+    def __init__(self, environ: Mapping[builtins.str, builtins.str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
 
-    def _raw(self, name: str) -> str | None:
+    def _raw(self, name: builtins.str) -> builtins.str | None:
         value = self.environ.get(PREFIX + name)
         return None if value is None else value.strip()
 
-    def str(self, name: str, default: str | None = None) -> str | None:
+    def str(self, name: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
         value = self._raw(name)
         return default if value in (None, "") else value
 
-    def required_str(self, name: str) -> str:
+    def required_str(self, name: builtins.str) -> builtins.str:
         value = self._raw(name)
         if value is None or value == "":
             raise ConfigError(f"{PREFIX}{name} must be set")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self._raw(name)
         if value in (None, ""):
             return default
@@ -49,7 +52,7 @@ class Env:
             return False
         raise ConfigError(f"{PREFIX}{name} must be a boolean (true/false), got {value!r}")
 
-    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def int(self, name: builtins.str, default: builtins.int, *, minimum: builtins.int | None = None, maximum: builtins.int | None = None) -> builtins.int:
         value = self._raw(name)
         if value in (None, ""):
             return default
@@ -63,23 +66,23 @@ class Env:
             raise ConfigError(f"{PREFIX}{name} must be at most {maximum}, got {number}")
         return number
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def list(self, name: builtins.str, default: builtins.list[builtins.str]) -> builtins.list[builtins.str]:
         value = self._raw(name)
         if value in (None, ""):
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]  # type: ignore[union-attr]
 
-    def path(self, name: str, default: Path) -> Path:
+    def path(self, name: builtins.str, default: Path) -> Path:
         value = self._raw(name)
         return Path(value).expanduser().resolve() if value else default
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(self, name: builtins.str, default: builtins.str, choices: tuple[builtins.str, ...]) -> builtins.str:
         value = self._raw(name) or default
         if value not in choices:
             raise ConfigError(f"{PREFIX}{name} must be one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+    def url(self, name: builtins.str, schemes: tuple[builtins.str, ...]) -> builtins.str | None:
         value = self._raw(name)
         if not value:
             return None

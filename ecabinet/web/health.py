@@ -47,7 +47,7 @@ def check_broker(redis_check: dict[str, Any] | None) -> dict[str, Any]:
     """The Celery broker: a folder under var/ when embedded, else the service the URL names."""
     url = settings.CELERY_BROKER_URL
     if url.startswith("filesystem://"):
-        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
         return {"ok": folder.is_dir() and os.access(folder, os.W_OK), "transport": "filesystem"}
     if url == settings.REDIS_URL and redis_check is not None:
         return {**redis_check, "transport": "redis"}
