@@ -73,9 +73,9 @@ def create_office_seal(*, acting_user: User, source_ip: str | None = None) -> Of
             issuing_signer,
             authority.certificate(issuing),
             key.public_key(),
-            full_name=f"{office.name[:50]} (con dấu)",  # X.509 limits a CN to 64 characters
+            full_name=f"{ca.fit_name(office.name, 50)} (con dấu)",  # X.520: at most 64 bytes
             user_id=acting_user.pk,
-            organisation=office.name[:64],
+            organisation=office.name,
             days=settings.PKI_CERT_DAYS,
             publication=authority.publication(),
         )

@@ -177,10 +177,20 @@ def build_issuing_ca(
     return sign_certificate(_publication_extensions(builder, publication), root_signer)
 
 
+def fit_name(value: str, limit: int = 64) -> str:
+    """Cut to X.520's upper bound (64 for CN and O), counted in UTF-8 bytes as ``cryptography`` does:
+    a Vietnamese government's full name ("Chính phủ nước Cộng hòa xã hội chủ nghĩa Việt Nam") is
+    49 characters but 66 bytes."""
+    encoded = value.encode("utf-8")
+    if len(encoded) <= limit:
+        return value
+    return encoded[:limit].decode("utf-8", errors="ignore").rstrip()
+
+
 def member_name(*, full_name: str, user_id: int | str, organisation: str) -> x509.Name:
-    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, full_name), x509.NameAttribute(NameOID.USER_ID, str(user_id))]
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, fit_name(full_name)), x509.NameAttribute(NameOID.USER_ID, str(user_id))]
     if organisation:
-        attributes.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
+        attributes.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, fit_name(organisation)))
     return x509.Name(attributes)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 RULES = ("simple", "absolute", "two_thirds")
 ABSTAIN = "abstain"
 APPROVE = "approve"
-STANDARD_OPTIONS = (("approve", "Approve"), ("reject", "Reject"), ("abstain", "Abstain"))
+STANDARD_OPTIONS = (("approve", "Tán thành / Approve"), ("reject", "Không tán thành / Reject"), ("abstain", "Không biểu quyết / Abstain"))
 
 
 @dataclass(frozen=True)

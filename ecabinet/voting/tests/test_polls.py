@@ -169,7 +169,7 @@ def test_tablet_pages(voting, item_poll, login_client, make_user):
     page = member.get(f"/voting/{item_poll.pk}/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'id="ballot-form"' in html and "Roll-call vote" in html and item_poll.statement_sha256 in html and 'id="close-poll"' not in html
+    assert 'id="ballot-form"' in html and 'id="roll-call-notice"' in html and item_poll.statement_sha256 in html and 'id="close-poll"' not in html
     assert voting.members[0].certificate.fingerprint in html
     chair = login_client(voting.cabinet.chair)
     assert 'id="close-poll"' in chair.get(f"/voting/{item_poll.pk}/").content.decode()

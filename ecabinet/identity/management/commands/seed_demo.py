@@ -22,6 +22,14 @@ class Command(BaseCommand):
         else:
             demo.seed()
             self.stdout.write(self.style.SUCCESS("Demo government created."))
+            # Signed votes (voting app): a past meeting's vote, a written consultation, a sealed decision.
+            from ecabinet.voting import demo as voting_demo
+
+            made = voting_demo.seed()
+            if made:
+                self.stdout.write(
+                    f"Signed votes: poll {made['poll']}, written consultation {made['consultation']}, sealed decision PDF {made['signed_decision']}."
+                )
         rows = demo.demo_logins()
         if not rows:
             return
