@@ -257,7 +257,9 @@ FILE_UPLOAD_TEMP_DIR = VAR_DIR / "tmp"
 FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # channels_redis counts its capacity per server process (all of a process's WebSockets share
+    # one Redis list), so the default 100 dropped most of an event sent to 1,000 tablets at once.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL], "capacity": 10_000}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "ecabinet.web.channel_layer.EmbeddedChannelLayer"}}
@@ -307,6 +309,8 @@ try:
     SMS_TEMPLATE = env.str("SMS_TEMPLATE", '{"to": "{to}", "text": "{text}"}') or '{"to": "{to}", "text": "{text}"}'
     NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", 5, minimum=1)
     NOTIFY_NUDGE_HOURS = env.int("NOTIFY_NUDGE_HOURS", 12, minimum=0)
+    # A delivery "sending" for longer than this was left by a worker that stopped; it is requeued.
+    NOTIFY_STALE_MINUTES = env.int("NOTIFY_STALE_MINUTES", 15, minimum=1)
 except ConfigError as exc:  # pragma: no cover
     raise SystemExit(f"e-Cabinet configuration error: {exc}") from None
 CELERY_BEAT_SCHEDULE.update(
@@ -314,6 +318,7 @@ CELERY_BEAT_SCHEDULE.update(
         "notify-reminders": {"task": "ecabinet.notify.tasks.run_reminders", "schedule": 300.0},
         "notify-digests": {"task": "ecabinet.notify.tasks.send_digests", "schedule": 24 * 3600.0},
         "notify-purge-messages": {"task": "ecabinet.notify.tasks.purge_messages", "schedule": 24 * 3600.0},
+        "notify-requeue-stale": {"task": "ecabinet.notify.tasks.requeue_stale", "schedule": 300.0},
     }
 )
 

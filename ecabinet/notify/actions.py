@@ -508,7 +508,7 @@ def message_view(message: Message, viewer: User) -> dict[str, Any]:
         "conversation": message.conversation_id,
         "sender": message.sender_id,
         "sender_name": message.sender.display_name,
-        "text": sealing.unseal(message.sealed, conversation_id=message.conversation_id),
+        "text": sealing.unseal(bytes(message.sealed), conversation_id=message.conversation_id),
         "document": document_reference(message.document_id, viewer),
         "created_at": message.created_at.isoformat(),
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
@@ -34,6 +34,11 @@ class NotificationOut(Schema):
     read_at: datetime | None
 
 
+def _me(request: HttpRequest) -> User:
+    """The signed-in user: the routes here admit no one else."""
+    return cast(User, request.user)
+
+
 def _out(n: Notification, user: User) -> NotificationOut:
     return NotificationOut(
         id=n.pk, kind=n.kind, label=inapp.label(n.kind, user.language), title=n.title, urgency=n.urgency, url=n.url, created_at=n.created_at, read_at=n.read_at
@@ -48,7 +53,7 @@ class Filters(Schema):
 
 @router.get("/notifications", response=list[NotificationOut], summary="My notifications, newest first")
 def list_notifications(request: HttpRequest, filters: Query[Filters]) -> list[NotificationOut]:
-    qs = Notification.objects.filter(recipient=request.user)
+    qs = Notification.objects.filter(recipient_id=request.user.pk)
     if filters.unread:
         qs = qs.filter(read_at=None)
     if filters.kind:
@@ -58,7 +63,7 @@ def list_notifications(request: HttpRequest, filters: Query[Filters]) -> list[No
 
 @router.get("/notifications/unread-count", summary="How many of my notifications are unread")
 def unread_count(request: HttpRequest) -> dict[str, int]:
-    return {"unread": Notification.objects.filter(recipient=request.user, read_at=None).count()}
+    return {"unread": Notification.objects.filter(recipient_id=request.user.pk, read_at=None).count()}
 
 
 def _notification(request: HttpRequest, notification_id: int) -> Notification:
@@ -101,7 +106,7 @@ class PreferencesOut(Schema):
 def get_preferences(request: HttpRequest) -> Any:
     from ecabinet.notify.models import Preference
 
-    pref = Preference.objects.filter(user=request.user).first()
+    pref = Preference.objects.filter(user=_me(request)).first()
     return pref or PreferencesOut(channels={}, quiet_start=None, quiet_end=None, digest=False, email_titles=False, sms_number="")
 
 
@@ -135,7 +140,7 @@ def push_key(request: HttpRequest) -> dict[str, str]:
 
 @router.get("/notify/push/subscriptions", response=list[SubscriptionOut])
 def list_subscriptions(request: HttpRequest) -> Any:
-    return list(PushSubscription.objects.filter(user=request.user, revoked_at=None))
+    return list(PushSubscription.objects.filter(user=_me(request), revoked_at=None))
 
 
 @router.post("/notify/push/subscriptions", response={201: SubscriptionOut})
@@ -154,7 +159,7 @@ def subscribe(request: HttpRequest, payload: SubscriptionIn) -> Any:
 
 @router.delete("/notify/push/subscriptions/{subscription_id}", response={204: None})
 def unsubscribe(request: HttpRequest, subscription_id: int) -> Any:
-    sub = PushSubscription.objects.filter(pk=subscription_id, user=request.user).first()
+    sub = PushSubscription.objects.filter(pk=subscription_id, user=_me(request)).first()
     if sub is None:
         raise base_errors.NotFound()
     actions.unsubscribe_push(sub, acting_user=request.user)  # type: ignore[arg-type]
@@ -241,7 +246,7 @@ def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
 
 @router.get("/conversations", response=list[ConversationOut])
 def list_conversations(request: HttpRequest) -> Any:
-    mine = Conversation.objects.filter(members__user=request.user)
+    mine = Conversation.objects.filter(members__user=_me(request))
     meetings = Conversation.objects.filter(kind=Conversation.Kind.MEETING).select_related("meeting")
     result = {c.pk: c for c in mine}
     for conv in meetings.filter(meeting__in=mp.visible_meetings(request.user)):

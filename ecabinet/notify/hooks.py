@@ -117,3 +117,32 @@ def security_alert(alert: Any, *, acting_user: Any = None) -> None:
     officers = User.objects.filter(role=Role.SECURITY_OFFICER, is_active=True).select_related("organisation")
     urgency = Urgency.URGENT if alert.severity in ("high", "critical") else Urgency.NORMAL
     notify(events.SECURITY_ALERT, recipients=officers, obj=alert, urgency=urgency, acting_user=acting_user)
+
+
+def _poll_voters(poll: Any) -> list[User]:
+    from ecabinet.voting.models import PollVoter
+
+    ids = PollVoter.objects.filter(poll=poll).values_list("user_id", flat=True)
+    return list(User.objects.filter(pk__in=list(ids), is_active=True).select_related("organisation"))
+
+
+def poll_opened(poll: Any, *, acting_user: Any) -> None:
+    """Voters are told a vote is open; a vote in session is urgent (it closes within minutes)."""
+    if not _on():
+        return
+    from ecabinet.notify.actions import notify
+
+    consultation = poll.item_id is None
+    kind = events.CONSULTATION_OPENED if consultation else events.VOTE_OPENED
+    urgency = Urgency.NORMAL if consultation else Urgency.URGENT
+    recipients = [u for u in _poll_voters(poll) if u.pk != getattr(acting_user, "pk", None)]
+    notify(kind, recipients=recipients, obj=poll, urgency=urgency, acting_user=acting_user)
+
+
+def poll_closed(poll: Any, *, acting_user: Any) -> None:
+    if not _on():
+        return
+    from ecabinet.notify.actions import notify
+
+    recipients = [u for u in _poll_voters(poll) if u.pk != getattr(acting_user, "pk", None)]
+    notify(events.VOTE_CLOSED, recipients=recipients, obj=poll, acting_user=acting_user, context={"state": poll.state})

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.db.models import Q
 from django.utils import timezone
 
@@ -96,10 +97,35 @@ def tasks_due(now: datetime) -> int:
     return count
 
 
+# How long before a poll's deadline its voters who have not voted are reminded (urgent: push).
+POLL_CLOSING_HOURS = 2
+
+
+def polls_closing(now: datetime) -> int:
+    """Open polls closing within ``POLL_CLOSING_HOURS``: remind the eligible voters who have not voted."""
+    if not apps.is_installed("ecabinet.voting"):
+        return 0
+    from ecabinet.voting.models import Ballot, Poll, PollVoter
+
+    count = 0
+    closing = Poll.objects.filter(state=Poll.State.OPEN, deadline__gt=now, deadline__lte=now + timedelta(hours=POLL_CLOSING_HOURS))
+    for poll in closing:
+        voted = Ballot.objects.filter(poll=poll).values("voter_id")
+        waiting = User.objects.filter(pk__in=PollVoter.objects.filter(poll=poll).exclude(user_id__in=voted).values("user_id"), is_active=True)
+        kind = events.CONSULTATION_DUE if poll.kind == Poll.Kind.CONSULTATION else events.VOTE_CLOSING
+        count += len(
+            actions.remind_once(
+                kind, obj=poll, recipients=waiting, window=f"{POLL_CLOSING_HOURS}h", urgency=Urgency.URGENT, context={"hours": POLL_CLOSING_HOURS}
+            )
+        )
+    return count
+
+
 register("meetings_soon", meetings_soon)
 register("positions_due", positions_due)
 register("dossier_unread", dossier_unread)
 register("tasks_due", tasks_due)
+register("polls_closing", polls_closing)
 
 
 def run(now: datetime | None = None) -> dict[str, int]:

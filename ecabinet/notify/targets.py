@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.urls import NoReverseMatch, reverse
 
 from ecabinet.identity.models import Clearance, Role
@@ -112,3 +113,17 @@ def _register_defaults() -> None:
         "security.securityalert",
         Target(can_see=can_see_alert, title=lambda a: a.get_kind_display(), level=lambda a: Clearance.INTERNAL, url=lambda a: _url("audit:log")),
     )
+
+    if apps.is_installed("ecabinet.voting"):
+        # Registered here rather than in the voting app, so voting needs no import of notify.
+        from ecabinet.voting import permissions as vp
+
+        register(
+            "voting.poll",
+            Target(
+                can_see=vp.can_see_poll,
+                title=lambda p: p.question,
+                level=lambda p: p.classification,
+                url=lambda p: _url("voting:poll", p.pk),
+            ),
+        )

@@ -3,16 +3,20 @@
 A delivery is claimed by a conditional update (queued → sending) so two workers never send it
 twice; each failed attempt is recorded with its reason, retried after 30 s, 1 min, 2 min… up to
 ``NOTIFY_MAX_ATTEMPTS``, and then marked failed with the last reason: never dropped silently.
+A worker that dies mid-send leaves its claim "sending"; ``requeue_stale`` (periodic) hands such
+claims back after ``NOTIFY_STALE_MINUTES``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from datetime import timedelta
 
 from celery import shared_task
 from django.apps import apps
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -116,6 +120,10 @@ def deliver_batch(delivery_ids: list[int]) -> int:
     return sum(1 for delivery_id in delivery_ids if attempt(delivery_id) == Delivery.State.SENT)
 
 
+# Marks a digest claim, so a stale one goes back to the digest and not to the single-send queue.
+DIGEST_CLAIM = "sending in the daily digest"
+
+
 @shared_task(name="ecabinet.notify.tasks.send_digests")
 def send_digests() -> int:
     """One e-mail per user of what waited for the digest; urgent things never wait."""
@@ -127,7 +135,9 @@ def send_digests() -> int:
     sent = 0
     for user_id, deliveries in waiting.items():
         ids = [d.pk for d in deliveries]
-        claimed = Delivery.objects.filter(pk__in=ids, state=Delivery.State.DIGEST).update(state=Delivery.State.SENDING, attempts=F("attempts") + 1)
+        claimed = Delivery.objects.filter(pk__in=ids, state=Delivery.State.DIGEST).update(
+            state=Delivery.State.SENDING, attempts=F("attempts") + 1, reason=DIGEST_CLAIM, updated_at=timezone.now()
+        )
         if claimed != len(ids):  # another scheduler took some of them; leave them to it
             Delivery.objects.filter(pk__in=ids, state=Delivery.State.SENDING).update(state=Delivery.State.DIGEST)
             continue
@@ -159,3 +169,35 @@ def purge_messages() -> int:
     from ecabinet.notify.actions import purge_messages as purge
 
     return purge()
+
+
+@shared_task(name="ecabinet.notify.tasks.requeue_stale")
+def requeue_stale(minutes: int | None = None) -> dict[str, int]:
+    """Hand back deliveries left "sending" longer than ``minutes`` (a worker died mid-send).
+
+    A single send goes back to the queue and is dispatched again, unless it has used all its
+    attempts (then it fails with the reason, as a send that kept failing would); a digest claim goes
+    back to wait for the digest. Each row moves by a conditional update, so running this twice, or
+    on two schedulers, moves each once; a delivery that is merely slow is younger than the cutoff.
+    """
+    now = timezone.now()
+    cutoff = now - timedelta(minutes=settings.NOTIFY_STALE_MINUTES if minutes is None else minutes)
+    stale = Delivery.objects.filter(state=Delivery.State.SENDING, updated_at__lt=cutoff)
+    counts = {"queued": 0, "digest": 0, "failed": 0}
+    requeued: list[int] = []
+    for delivery in stale.select_related("notification").order_by("pk"):
+        still = Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING, updated_at__lt=cutoff)
+        if delivery.reason == DIGEST_CLAIM:
+            counts["digest"] += still.update(state=Delivery.State.DIGEST, reason="requeued: the worker stopped during the digest", updated_at=now)
+        elif delivery.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
+            if still.update(updated_at=now):  # claim the row so a second run does not fail it twice
+                _fail(delivery, f"the worker stopped during the last attempt (after {delivery.attempts} attempts)")
+                counts["failed"] += 1
+        elif still.update(state=Delivery.State.QUEUED, reason="requeued: the worker stopped during the send", updated_at=now):
+            requeued.append(delivery.pk)
+            counts["queued"] += 1
+    if requeued:
+        transaction.on_commit(lambda: [deliver.delay(pk) for pk in requeued])
+    if any(counts.values()):
+        log.warning("requeued stale deliveries: %s", counts)
+    return counts

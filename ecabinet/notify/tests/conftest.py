@@ -15,6 +15,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from ecabinet.meetings.tests.conftest import Cabinet, cabinet, fast_password_hashing  # noqa: F401 - fixtures
+from ecabinet.pki.tests.conftest import enrolled, installation_ca, pki_settings  # noqa: F401 - fixtures
+from ecabinet.voting.tests.conftest import item_poll, voting  # noqa: F401 - fixtures
 
 
 def _free_port() -> int:

@@ -1,20 +1,17 @@
-"""API access (anonymous, wrong person, wrong role), receipts and nudges, reminders once, chat."""
+"""API access (anonymous, wrong person, wrong role), receipts and nudges, chat."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import close_old_connections
 from django.test import Client
 from django.utils import timezone
 
 from ecabinet.identity.tests.factories import GovernmentFactory, UserFactory
-from ecabinet.meetings.models import Meeting
-from ecabinet.notify import actions, events, reminders
-from ecabinet.notify.models import Message, Notification, ReminderSent
+from ecabinet.notify import actions, events
+from ecabinet.notify.models import Message, Notification
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,34 +57,6 @@ def test_secretary_sees_unread_members_and_nudges_once(cabinet: Any, login_clien
     again = secretary.post(f"/api/v1/meetings/{cabinet.meeting.pk}/dossier/nudge", content_type="application/json")
     assert again.status_code == 429 and again.json()["code"] == "notify_nudge_too_soon"
     assert b"nudge" in secretary.get(f"/notify/meetings/{cabinet.meeting.pk}/receipts/").content
-
-
-def test_reminders_go_once_with_two_schedulers_at_once(cabinet: Any) -> None:
-    Meeting.objects.filter(pk=cabinet.meeting.pk).update(starts_at=timezone.now() + timedelta(hours=5), planned_end=timezone.now() + timedelta(hours=7))
-    results: list[Any] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            results.append(reminders.run())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
-    attendees = {cabinet.chair.pk, cabinet.guest.pk, cabinet.office_secretary.pk, *[m.pk for m in cabinet.members]}
-    got = list(Notification.objects.filter(kind=events.MEETING_REMINDER).values_list("recipient_id", flat=True))
-    assert sorted(got) == sorted(attendees)  # each once
-    assert sum(r["meetings_soon"] for r in results) == len(attendees)
-    assert ReminderSent.objects.filter(kind=events.MEETING_REMINDER).count() == len(attendees)
-    reminders.run()
-    assert Notification.objects.filter(kind=events.MEETING_REMINDER).count() == len(attendees)
 
 
 def test_meeting_chat_is_live_encrypted_escaped_and_closed_to_outsiders(cabinet: Any, login_client: Any) -> None:
