@@ -14,7 +14,7 @@ PROJECT_COMMANDS = {
     "worker": "Run a Celery worker (production); add --beat for the scheduler",
     "migrate": "Create or update the database tables",
     "seed-demo": "Create the demo government, its people and their authenticators",
-    "demo-code": "Print the current one-time code of a demo user (embedded mode only)",
+    "demo-code": "Print a one-time code of a demo user that sign-in accepts (embedded mode only)",
     "createadmin": "Create an administrator account",
     "check": "Check the configuration and the services it names",
     "audit": "Audit log: verify, checkpoint, proof, export",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from ecabinet.identity.models import User
 
 
 class Command(BaseCommand):
-    help = "Print the current one-time code of a demo user. Refused in production mode."
+    help = "Print a one-time code of a demo user that the sign-in will accept. Refused in production mode."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("username")
@@ -24,4 +25,11 @@ class Command(BaseCommand):
             raise CommandError(f"no enrolled user named {options['username']!r}")
         secret = actions.pending_totp_secret(user)
         assert secret is not None
-        self.stdout.write(totp.code_for(secret))
+        # Codes are single-use: if this step's code was already used (the demo's own signed
+        # ballots use some), give the next step's, which the sign-in's clock window accepts.
+        current = int(time.time() // totp.STEP_SECONDS)
+        step = max(current, user.totp_last_step + 1)
+        if step > current + totp.WINDOW:
+            wait = (step - totp.WINDOW) * totp.STEP_SECONDS - time.time()
+            raise CommandError(f"the codes of the next {int(wait) + 1} seconds are used already; try again then")
+        self.stdout.write(totp.code_for(secret, now=step * totp.STEP_SECONDS))
