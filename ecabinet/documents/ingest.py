@@ -13,7 +13,6 @@ and ``VersionText.error`` says why. Scanned pages with no OCR engine are recorde
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 from typing import Any
@@ -144,11 +143,8 @@ def version_ready(version: DocumentVersion) -> dict[str, Any]:
     entries = DossierEntry.objects.filter(document=document).values_list("meeting_id", "item_id")
     data = {"document_id": document.pk, "version_id": version.pk, "number": version.number, "title": document.title, "pages": version.page_count}
 
-    def announce(meeting_id: int, item_id: int | None) -> None:
-        broadcast.publish(meeting_id, LIVE_VERSION_READY, data, min_level=document.classification, item_id=item_id)
-
     for meeting_id, item_id in entries:
-        # After commit, and robust: a channel layer that is down loses the live event (clients
-        # reload the dossier on reconnect), it never un-readies the version.
-        transaction.on_commit(functools.partial(announce, meeting_id, item_id), robust=True)
+        # publish() sends after commit, robustly: a channel layer that is down loses the live
+        # event (clients reload the dossier on reconnect), it never un-readies the version.
+        broadcast.publish(meeting_id, LIVE_VERSION_READY, data, min_level=document.classification, item_id=item_id)
     return {"annotations": counts, "meetings": sorted({m for m, _ in entries})}

@@ -33,4 +33,6 @@ def publish(meeting_id: int, kind: str, data: dict[str, Any], *, min_level: int,
         if layer is not None:
             async_to_sync(layer.group_send)(meeting_group(meeting_id), message)
 
-    transaction.on_commit(send)
+    # Robust: the change is committed whatever happens to its announcement; a client that missed
+    # an event gets the current state when it (re)connects.
+    transaction.on_commit(send, robust=True)
