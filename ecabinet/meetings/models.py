@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ecabinet.identity.models import Clearance, Organisation
 
@@ -178,7 +179,7 @@ class Position(models.Model):
     class Stance(models.TextChoices):
         AGREE = "agree", _("Agree")
         AGREE_WITH_COMMENTS = "agree_with_comments", _("Agree with comments")
-        OBJECT = "object", _("Object")
+        OBJECT = "object", pgettext_lazy("position", "Object")
         ABSTAIN = "abstain", _("Abstain")
         WISH_TO_SPEAK = "wish_to_speak", _("Wish to speak")
 

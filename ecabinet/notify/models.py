@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ecabinet.identity.models import Device, Organisation
 
@@ -59,7 +60,7 @@ class Delivery(models.Model):
         SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         DELIVERED = "delivered", _("Delivered")
-        READ = "read", _("Read")
+        READ = "read", pgettext_lazy("delivery state", "Read")
         FAILED = "failed", _("Failed")
 
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
