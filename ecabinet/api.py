@@ -98,12 +98,12 @@ def register_routers() -> None:
     from ecabinet.documents.api import router as documents_router
     from ecabinet.documents.reader_api import router as reader_router
     from ecabinet.identity.api import router as identity_router
-    from ecabinet.pki.api import router as pki_router
-    from ecabinet.security.api import router as security_router
-    from ecabinet.meetings.followup_api import router as followup_router
     from ecabinet.meetings.api import router as meetings_router
+    from ecabinet.meetings.followup_api import router as followup_router
     from ecabinet.meetings.live_api import router as live_router
     from ecabinet.notify.api import router as notify_router
+    from ecabinet.pki.api import router as pki_router
+    from ecabinet.security.api import router as security_router
     from ecabinet.voting.api import router as voting_router
 
     api.add_router("/", identity_router)
