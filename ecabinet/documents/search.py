@@ -16,7 +16,7 @@ else reaches the query, so hidden documents never appear in hits, counts or snip
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,7 +29,8 @@ from ecabinet.documents.core import textnorm
 from ecabinet.documents.models import Document, DocumentVersion, PageText, VersionText
 
 MAX_QUERY_TOKENS = 12
-MAX_CANDIDATE_PAGES = 5000
+MAX_CANDIDATE_PAGES = 5000  # pages of one document searched inside the reader
+MAX_SCORED_PAGES = 1500  # pages scored across documents for one search
 SNIPPET_CHARS = 180
 
 
@@ -67,7 +68,7 @@ class Backend(Protocol):
 
 SQLITE_CANDIDATES = (
     "SELECT p.id FROM documents_pagetext_fts f JOIN documents_pagetext p ON p.id = f.rowid "
-    "WHERE documents_pagetext_fts MATCH %s AND p.version_id IN ({marks}) ORDER BY p.version_id, p.number LIMIT %s"
+    "WHERE documents_pagetext_fts MATCH %s AND p.version_id IN ({marks}) ORDER BY p.version_id DESC, p.number LIMIT %s"
 )
 
 
@@ -93,7 +94,7 @@ class PostgresFullText:
         sql = (
             "SELECT id FROM documents_pagetext WHERE version_id = ANY(%s) "
             "AND to_tsvector('simple'::regconfig, ecabinet_unaccent(search_text)) @@ to_tsquery('simple'::regconfig, ecabinet_unaccent(%s)) "
-            "ORDER BY version_id, number LIMIT %s"
+            "ORDER BY version_id DESC, number LIMIT %s"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [version_ids, query, limit])
@@ -146,7 +147,7 @@ def remove(version_id: int) -> None:
 
 def searchable_versions(user: Any) -> dict[int, Document]:
     """version id -> document, for the current version of every document ``user`` may see."""
-    documents = {d.pk: d for d in permissions.visible_documents(user)}
+    documents = {d.pk: d for d in permissions.visible_documents_qs(user).only("pk", "title")}
     if not documents:
         return {}
     newest = DocumentVersion.objects.filter(document=OuterRef("document"), state=DocumentVersion.State.READY).order_by("-number").values("number")[:1]
@@ -162,19 +163,36 @@ def query_terms(query: str) -> list[str]:
     return textnorm.tokens(query)[:MAX_QUERY_TOKENS]
 
 
+def _matches(word: str, exact: set[str], last: str) -> bool:
+    return word in exact or word.startswith(last)
+
+
 def _highlights(text: str, terms: list[str]) -> list[tuple[int, int]]:
     exact, last = set(terms[:-1]), terms[-1]
-    return [(s, e) for s, e, word in textnorm.word_spans(text) if word in exact or word.startswith(last)]
+    return [(s, e) for s, e, word in textnorm.word_spans(text) if _matches(word, exact, last)]
+
+
+def _first_match(text: str, terms: list[str]) -> int | None:
+    """Offset of the first matching word, folding words only until it is found."""
+    exact, last = set(terms[:-1]), terms[-1]
+    for match in textnorm.TOKEN_RE.finditer(text):
+        parts = textnorm.TOKEN_RE.findall(textnorm.fold(match.group(0)))
+        if parts and _matches("".join(parts), exact, last):
+            return match.start()
+    return None
+
+
+# Words are matched in a slice a little wider than the snippet, so a word cut by the window's
+# edge is judged whole, as it would be in the full text.
+_EDGE = 64
 
 
 def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
     """A window of ``text`` around the first matching word, and the matches inside it."""
     flat = textnorm.collapse_spaces(text)
-    spans = _highlights(flat, terms)
-    if not spans:
-        cut = flat[:width]
-        return cut, []
-    first = spans[0][0]
+    first = _first_match(flat, terms)
+    if first is None:
+        return flat[:width], []
     start = max(0, first - width // 3)
     if start > 0:
         space = flat.rfind(" ", 0, start)
@@ -184,13 +202,18 @@ def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tuple[st
     suffix = "…" if end < len(flat) else ""
     window = prefix + flat[start:end] + suffix
     shift = len(prefix) - start
+    # Word boundaries are whitespace-led, so a slice starting at a space or the text's start
+    # yields the same words as the whole text.
+    lo = flat.rfind(" ", 0, max(0, start - _EDGE)) + 1
+    hi = flat.find(" ", min(len(flat), end + _EDGE))
+    hi = len(flat) if hi == -1 else hi
+    spans = [(s + lo, e + lo) for s, e in _highlights(flat[lo:hi], terms)]
     return window, [(s + shift, e + shift) for s, e in spans if s >= start and e <= end]
 
 
 def _score(search_text: str, terms: list[str]) -> int:
-    words = search_text.split()
     exact, last = set(terms[:-1]), terms[-1]
-    return sum(1 for w in words if w in exact or w.startswith(last))
+    return sum(count for word, count in Counter(search_text.split()).items() if _matches(word, exact, last))
 
 
 def page_hits(version_ids: list[int], terms: list[str], limit: int = MAX_CANDIDATE_PAGES) -> list[PageText]:
@@ -202,38 +225,49 @@ def page_hits(version_ids: list[int], terms: list[str], limit: int = MAX_CANDIDA
 
 def search(user: Any, query: str, limit: int = 20) -> list[Hit]:
     """The documents ``user`` may see whose current version has every word of ``query``
-    (the last word as a prefix, so results come while typing), best first."""
+    (the last word as a prefix, so results come while typing), best first.
+
+    At most MAX_SCORED_PAGES matching pages are scored (the newest versions' first: a query
+    of common words matches nearly every page); only the pages shown as snippets are read in full.
+    """
     terms = query_terms(query)
     if not terms:
         return []
     versions = searchable_versions(user)
-    pages = page_hits(list(versions), terms)
-    by_version: dict[int, list[PageText]] = defaultdict(list)
-    for page in pages:
-        by_version[page.version_id].append(page)
-    hits: list[Hit] = []
+    if not versions:
+        return []
+    ids = backend().candidates(terms, sorted(versions, reverse=True), MAX_SCORED_PAGES)
+    rows = PageText.objects.filter(pk__in=ids).values_list("pk", "version_id", "number", "search_text")
+    by_version: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # version -> (score, number, page pk)
+    for pk, version_id, number, search_text in rows:
+        by_version[version_id].append((_score(search_text, terms), number, pk))
+    ranked = []
     for version_id, matched in by_version.items():
+        matched.sort(key=lambda m: m[1])
+        content = [m for m in matched if m[1] > 0]
+        best = max(content, key=lambda m: (m[0], -m[1])) if content else matched[0]
+        total = sum(m[0] for m in content) + (10 if any(m[1] == 0 for m in matched) else 0)
+        ranked.append((-total, versions[version_id].pk, version_id, best, [m[1] for m in content]))
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    ranked = ranked[:limit]
+    texts = dict(PageText.objects.filter(pk__in=[r[3][2] for r in ranked]).values_list("pk", "text"))
+    hits: list[Hit] = []
+    for neg_total, _doc_id, version_id, best, numbers in ranked:
         document = versions[version_id]
-        scored = [(_score(p.search_text, terms), p) for p in matched]
-        title_match = any(p.number == 0 for p in matched)
-        content = [(s, p) for s, p in scored if p.number > 0]
-        best = max(content, key=lambda sp: (sp[0], -sp[1].number))[1] if content else matched[0]
-        text, marks = snippet(best.text, terms)
-        total = sum(s for s, _ in content) + (10 if title_match else 0)
+        text, marks = snippet(texts.get(best[2], ""), terms)
         hits.append(
             Hit(
                 document_id=document.pk,
                 version_id=version_id,
                 title=document.title,
-                page=best.number,
+                page=best[1],
                 snippet=text,
                 highlights=marks,
-                score=float(total),
-                matched_pages=[p.number for p in matched if p.number > 0],
+                score=float(-neg_total),
+                matched_pages=numbers,
             )
         )
-    hits.sort(key=lambda h: (-h.score, h.document_id))
-    return hits[:limit]
+    return hits
 
 
 def search_in_version(version: DocumentVersion, query: str, limit: int = 200) -> list[dict[str, Any]]:

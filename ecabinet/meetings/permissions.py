@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from ecabinet.identity.models import Organisation, Role, User
 from ecabinet.identity.permissions import is_signed_in
@@ -284,3 +284,50 @@ def may_request_floor_on_visible(user: Any, meeting: Meeting) -> bool:
         return True  # a guest sees an item only when invited to it or to the whole meeting
     part = participation(user, meeting)
     return is_chair(user, meeting) or (part is not None and part.kind in (Participant.Kind.MEMBER, Participant.Kind.GUEST))
+
+
+# --- the same decisions as querysets (for lists over many meetings, e.g. document visibility) ---
+
+
+def government_org_ids(government: Organisation) -> list[int]:
+    """Ids of every organisation whose ``government`` is ``government`` (itself included)."""
+    rows = {pk: (parent, kind) for pk, parent, kind in Organisation.objects.values_list("pk", "parent_id", "kind")}
+
+    def root(pk: int) -> int:
+        while True:
+            parent, kind = rows[pk]
+            if parent is None or kind == Organisation.Kind.GOVERNMENT:
+                return pk
+            pk = parent
+
+    return [pk for pk in rows if root(pk) == government.pk]
+
+
+def seen_meetings(user: Any) -> QuerySet[Meeting]:
+    """Exactly the meetings for which ``can_see_meeting`` is true, in one query."""
+    if not is_signed_in(user) or user.organisation is None:
+        return Meeting.objects.none()
+    base = Meeting.objects.filter(organisation_id__in=government_org_ids(user.organisation.government))
+    attends = Exists(Participant.objects.filter(meeting=OuterRef("pk"), user=user))
+    if user.role == Role.GUEST:
+        invited_low_enough = Exists(ItemGuest.objects.filter(item__meeting=OuterRef("pk"), user=user, item__classification__lte=user.clearance))
+        return base.filter((attends & Q(classification__lte=user.clearance)) | (~attends & invited_low_enough))
+    base = base.filter(classification__lte=user.clearance)
+    if user.role == Role.SECRETARY:
+        return base
+    return base.filter(Q(chair=user) | attends)
+
+
+def seen_items(user: Any) -> QuerySet[AgendaItem]:
+    """Exactly the agenda items for which ``can_see_item`` is true, in one query."""
+    if not is_signed_in(user) or user.organisation is None:
+        return AgendaItem.objects.none()
+    items = AgendaItem.objects.filter(meeting__in=seen_meetings(user), classification__lte=user.clearance)
+    open_to_all = Q(status=AgendaItem.Status.ACCEPTED) | Q(proposed_by=user) | Q(meeting__chair=user)
+    if user.role == Role.SECRETARY:
+        return items
+    if user.role == Role.GUEST:
+        attends = Exists(Participant.objects.filter(meeting=OuterRef("meeting"), user=user))
+        invited = Exists(ItemGuest.objects.filter(item=OuterRef("pk"), user=user))
+        return items.filter((~attends & invited) | (attends & open_to_all))
+    return items.filter(open_to_all)
