@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:meeting_id>/", views.meeting_detail, name="detail"),
     path("<int:meeting_id>/meeting.ics", views.meeting_ics, name="ics"),
     path("<int:meeting_id>/transition/<str:action>/", views.meeting_transition, name="transition"),
+    path("<int:meeting_id>/participants/", views.participant_add, name="participant-add"),
     path("<int:meeting_id>/propose/", views.item_propose, name="propose"),
     path("<int:meeting_id>/positions/", views.positions_page, name="positions"),
     path("<int:meeting_id>/positions/missing/", views.positions_missing, name="missing"),

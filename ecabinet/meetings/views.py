@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ecabinet import errors as base_errors
 from ecabinet.identity.models import Clearance, Organisation, Role, User
 from ecabinet.meetings import actions, api, permissions, queries
-from ecabinet.meetings.models import AgendaItem, CalendarFeed, Meeting, Position
+from ecabinet.meetings.models import AgendaItem, CalendarFeed, Meeting, Participant, Position
 from ecabinet.web.net import client_ip
 from ecabinet.web.views import mfa_login_required
 
@@ -191,8 +191,39 @@ def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
         and meeting.consent_confirmed_at is None,
         "can_edit_consent": permissions.can_run_session(user, meeting) and meeting.consent_confirmed_at is None and meeting.state not in actions.FINISHED,
         "reorder_url": reverse("api:meetings_reorder", args=[meeting.pk]) if can_manage else "",
+        "invitable": _invitable(user, meeting) if can_manage and meeting.state not in actions.FINISHED else [],
+        "participant_kinds": Participant.Kind.choices,
+        "session_started": meeting.state in (Meeting.State.IN_SESSION, Meeting.State.ADJOURNED, Meeting.State.CLOSED),
     }
     return render(request, "meetings/detail.html", context)
+
+
+def _invitable(user: User, meeting: Meeting) -> list[User]:
+    """People of the government not yet taking part, cleared for the meeting: the invite choices."""
+    taken = meeting.participants.values_list("user_id", flat=True)
+    return list(_government_people(user).filter(clearance__gte=meeting.classification).exclude(pk__in=taken).order_by("full_name"))
+
+
+@require_POST
+@mfa_login_required
+def participant_add(request: HttpRequest, meeting_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    meeting = _meeting(request, meeting_id)
+    if not permissions.can_manage_meeting(user, meeting):
+        raise Http404
+    invited = _government_people(user).filter(pk=request.POST.get("user") or 0).first()
+    if invited is None:
+        messages.error(request, _("Choose someone to invite."))
+        return redirect("meetings:detail", meeting.pk)
+    kind = request.POST.get("kind") or None
+    if kind is not None and kind not in Participant.Kind.values:
+        return HttpResponse(status=400)
+    _attempt(
+        request,
+        lambda: actions.add_participant(meeting, user=invited, kind=kind, acting_user=user, source_ip=client_ip(request)),
+        _("Participant invited."),
+    )
+    return redirect(reverse("meetings:detail", args=[meeting.pk]) + "#participants")
 
 
 @require_POST
