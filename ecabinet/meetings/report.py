@@ -46,6 +46,11 @@ class ItemFigures:
     speakers: int
     speaker_minutes: float
 
+    @property
+    def outcome_label(self) -> str:
+        """The outcome in the reader's language (the API keeps the stable code in ``outcome``)."""
+        return str(AgendaItem.Outcome(self.outcome).label) if self.outcome in AgendaItem.Outcome.values else self.outcome
+
 
 @dataclass(frozen=True)
 class MeetingFigures:
