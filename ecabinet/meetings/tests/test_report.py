@@ -190,3 +190,14 @@ def test_report_page_shows_planned_actual_and_reduction(cabinet):
     signed_in(cabinet.members[0]).post(f"/meetings/{cabinet.meeting.pk}/report/baseline/", {"baseline_meeting_minutes": 10})
     assert MeetingRules.objects.get(organisation=cabinet.government).baseline_meeting_minutes == 120
     assert json.loads(signed_in(cabinet.members[0]).get(f"/api/v1/meetings/{cabinet.meeting.pk}/report").content)["aim_met"] is False
+
+
+def test_outcome_label_is_translated_and_code_kept():
+    from django.utils import translation
+
+    figures = report.item_figures(item(1, 10, 12, outcome="deferred"))
+    assert figures.outcome == "deferred"
+    with translation.override("en"):
+        assert figures.outcome_label == "Deferred"
+    with translation.override("vi"):
+        assert figures.outcome_label not in ("deferred", "Deferred")
