@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from ecabinet.documents import permissions, reader_actions, search
 from ecabinet.documents.models import Document, DocumentVersion, DossierEntry
 from ecabinet.documents.reader_api import device_label, dossier_reads, open_payload
+from ecabinet.documents.upload_views import upload_targets
 from ecabinet.identity.models import Clearance
 from ecabinet.meetings import permissions as meeting_permissions
 from ecabinet.meetings.models import Meeting
@@ -44,7 +45,8 @@ def dossier(request: HttpRequest, meeting_id: int) -> HttpResponse:
                 "changed": bool(entry.frozen_version_id and current and current.pk != entry.frozen_version_id),
             }
         )
-    context = {"meeting": meeting, "rows": rows, "can_see_reads": permissions.can_see_reads(user, meeting)}
+    whole_meeting, items = upload_targets(user, meeting)
+    context = {"meeting": meeting, "rows": rows, "can_see_reads": permissions.can_see_reads(user, meeting), "can_upload": whole_meeting or bool(items)}
     return render(request, "documents/dossier.html", context)
 
 

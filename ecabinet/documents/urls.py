@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ecabinet.documents import reader_views
+from ecabinet.documents import reader_views, upload_views
 
 app_name = "documents"
 
@@ -10,4 +10,7 @@ urlpatterns = [
     path("versions/<int:version_id>/read/", reader_views.reader, name="reader"),
     path("meetings/<int:meeting_id>/dossier/", reader_views.dossier, name="dossier"),
     path("meetings/<int:meeting_id>/reads/", reader_views.reads_page, name="reads"),
+    path("meetings/<int:meeting_id>/upload/", upload_views.upload_page, name="upload"),
+    path("meetings/<int:meeting_id>/registry/", upload_views.registry_page, name="meeting-registry"),
+    path("registry/", upload_views.registry_page, name="registry"),
 ]
