@@ -32,7 +32,7 @@ def government() -> Any:
 def make_user(government: Any) -> Callable[..., User]:
     def make(role: str = Role.MEMBER, **kwargs: Any) -> User:
         kwargs.setdefault("organisation", government)
-        return UserFactory(role=role, **kwargs)
+        return UserFactory.create(role=role, **kwargs)
 
     return make
 

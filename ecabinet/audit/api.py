@@ -16,14 +16,14 @@ from ecabinet.audit import actions, checks, errors, permissions, proofs, signing
 from ecabinet.audit.filters import AuditFilter
 from ecabinet.audit.models import AuditEntry, Checkpoint
 from ecabinet.audit.schemas import CheckpointOut, EntryFilterIn, EntryOut, ProofOut, PublicKeyOut, StatusOut
-from ecabinet.identity.auth import session_or_token
+from ecabinet.identity.auth import api_user, session_or_token
 from ecabinet.web.net import client_ip
 
 router = Router(auth=session_or_token, tags=["audit"])
 
 
 def _officer(request: HttpRequest) -> Any:
-    user = request.auth  # type: ignore[attr-defined]
+    user = api_user(request)
     if not permissions.can_view_log(user):
         raise errors.AuditAccessDenied()
     return user

@@ -34,7 +34,7 @@ from ecabinet.documents.schemas import (
     VersionIn,
     VersionOut,
 )
-from ecabinet.identity.auth import session_or_token
+from ecabinet.identity.auth import api_user, session_or_token
 from ecabinet.identity.models import Clearance, Organisation, User
 from ecabinet.meetings import permissions as meeting_permissions
 from ecabinet.meetings.models import AgendaItem, Meeting
@@ -94,20 +94,16 @@ def document_out(document: Document, *, with_versions: bool = False) -> dict[str
     return body
 
 
-def _actor(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined,no-any-return]
-
-
 def _document(request: HttpRequest, document_id: int) -> Document:
     document = Document.objects.select_related("owner_organisation").filter(pk=document_id).first()
-    if document is None or not permissions.can_see_document(_actor(request), document):
+    if document is None or not permissions.can_see_document(api_user(request), document):
         raise base_errors.NotFound()
     return document
 
 
 def _version(request: HttpRequest, version_id: int) -> DocumentVersion:
     version = DocumentVersion.objects.select_related("document__owner_organisation", "stored", "uploaded_by").filter(pk=version_id).first()
-    if version is None or not permissions.can_see_version(_actor(request), version):
+    if version is None or not permissions.can_see_version(api_user(request), version):
         raise base_errors.NotFound()
     return version
 
@@ -133,14 +129,14 @@ def _meeting_and_item(user: User, meeting_id: int | None, item_id: int | None) -
 
 @router.get("/documents", response=list[DocumentOut], summary="Documents the caller may see (optionally of one meeting or item)")
 def list_documents(request: HttpRequest, meeting_id: int | None = None, item_id: int | None = None) -> list[dict[str, Any]]:
-    user = _actor(request)
+    user = api_user(request)
     meeting, item = _meeting_and_item(user, meeting_id, item_id)
     return [document_out(d) for d in permissions.visible_documents(user, meeting=meeting, item=item)]
 
 
 @router.post("/documents", response={201: VersionOut}, summary="Upload a new document (multipart: file + metadata fields)")
 def upload_document(request: HttpRequest, file: File[UploadedFile], payload: Form[DocumentIn]) -> Status[dict[str, Any]]:
-    user = _actor(request)
+    user = api_user(request)
     owner: Organisation | None = user.organisation
     if payload.owner_organisation_id is not None:
         owner = Organisation.objects.filter(pk=payload.owner_organisation_id).first()
@@ -210,7 +206,7 @@ def _content_headers(response: HttpResponseBase, version: DocumentVersion, etag:
 
 @router.api_operation(["GET", "HEAD"], "/documents/versions/{version_id}/content", summary="The file (decrypted, checked); Range and ETag supported")
 def download(request: HttpRequest, version_id: int) -> HttpResponseBase:
-    user = _actor(request)
+    user = api_user(request)
     version = _version(request, version_id)
     blob = actions.served_blob(version)
     size = blob.plaintext_size
@@ -287,7 +283,7 @@ def list_versions(request: HttpRequest, document_id: int) -> list[dict[str, Any]
 
 @router.post("/documents/{document_id}/versions", response={201: VersionOut}, summary="Upload a new version (multipart: file + change_note)")
 def upload_version(request: HttpRequest, document_id: int, file: File[UploadedFile], payload: Form[VersionIn]) -> Status[dict[str, Any]]:
-    user = _actor(request)
+    user = api_user(request)
     document = _document(request, document_id)
     if not permissions.can_add_version(user, document):
         raise base_errors.Forbidden("Only the document's secretaries may add versions.")
@@ -318,7 +314,7 @@ def entry_out(entry: DossierEntry) -> dict[str, Any]:
 
 @router.post("/documents/{document_id}/dossier", response={201: DossierEntryOut}, summary="Put the document in a meeting's dossier")
 def link(request: HttpRequest, document_id: int, payload: LinkIn) -> Status[dict[str, Any]]:
-    user = _actor(request)
+    user = api_user(request)
     document = _document(request, document_id)
     meeting, item = _meeting_and_item(user, payload.meeting_id, payload.item_id)
     assert meeting is not None
@@ -330,7 +326,7 @@ def link(request: HttpRequest, document_id: int, payload: LinkIn) -> Status[dict
 
 @router.get("/dossiers/{meeting_id}", response=list[DossierEntryOut], summary="The meeting's dossier: its documents in order")
 def dossier(request: HttpRequest, meeting_id: int) -> list[dict[str, Any]]:
-    user = _actor(request)
+    user = api_user(request)
     meeting, _ = _meeting_and_item(user, meeting_id, None)
     entries = DossierEntry.objects.filter(meeting=meeting).select_related("document__owner_organisation", "item__meeting", "meeting")
     return [entry_out(e) for e in entries if permissions.can_see_document(user, e.document) and permissions.entry_visible(user, e)]
@@ -341,7 +337,7 @@ def dossier(request: HttpRequest, meeting_id: int) -> list[dict[str, Any]]:
 
 @router.get("/documents-policy", response=PolicyOut, summary="The highest classification stored electronically")
 def get_policy(request: HttpRequest) -> dict[str, Any]:
-    user = _actor(request)
+    user = api_user(request)
     if user.organisation is None:
         raise base_errors.NotFound()
     gov = user.organisation.government
@@ -350,7 +346,7 @@ def get_policy(request: HttpRequest) -> dict[str, Any]:
 
 @router.put("/documents-policy", response=PolicyOut)
 def put_policy(request: HttpRequest, payload: PolicyIn) -> dict[str, Any]:
-    user = _actor(request)
+    user = api_user(request)
     if user.organisation is None or not permissions.can_set_policy(user, user.organisation.government):
         raise base_errors.Forbidden("Only an administrator sets the electronic limit.")
     gov = user.organisation.government
@@ -385,7 +381,7 @@ def record_out(rec: RegistryRecord) -> dict[str, Any]:
 
 def _record(request: HttpRequest, record_id: int) -> RegistryRecord:
     rec = RegistryRecord.objects.select_related("organisation").filter(pk=record_id).first()
-    if rec is None or not permissions.can_see_record(_actor(request), rec):
+    if rec is None or not permissions.can_see_record(api_user(request), rec):
         raise base_errors.NotFound()
     return rec
 
@@ -398,7 +394,7 @@ def _colleague(user: User, user_id: int) -> User:
 
 
 def _keeper(request: HttpRequest, rec: RegistryRecord) -> User:
-    user = _actor(request)
+    user = api_user(request)
     if not permissions.can_keep_registry(user, rec.organisation, rec.classification):
         raise base_errors.Forbidden("Only a secretary cleared for this level keeps the registry.")
     return user
@@ -406,12 +402,12 @@ def _keeper(request: HttpRequest, rec: RegistryRecord) -> User:
 
 @router.get("/registry", response=list[RegistryOut], summary="Paper-only (secret) documents the caller may see")
 def list_records(request: HttpRequest) -> list[dict[str, Any]]:
-    return [record_out(r) for r in permissions.visible_records(_actor(request))]
+    return [record_out(r) for r in permissions.visible_records(api_user(request))]
 
 
 @router.post("/registry", response={201: RegistryOut}, summary="Register a paper-only document")
 def create_record(request: HttpRequest, payload: RegistryIn) -> Status[dict[str, Any]]:
-    user = _actor(request)
+    user = api_user(request)
     org = user.organisation
     if payload.organisation_id is not None:
         org = Organisation.objects.filter(pk=payload.organisation_id).first()

@@ -16,7 +16,7 @@ from ecabinet import errors as base_errors
 from ecabinet.documents import blobs, permissions, reader_actions, search
 from ecabinet.documents.core import crypto
 from ecabinet.documents.models import Annotation, Document, DocumentVersion, DossierEntry, PageThumbnails, ReadProgress, VersionText
-from ecabinet.identity.auth import session_or_token
+from ecabinet.identity.auth import api_user, session_or_token
 from ecabinet.identity.models import Clearance, User, UserSession
 from ecabinet.meetings import permissions as meeting_permissions
 from ecabinet.meetings.models import Meeting, Participant
@@ -164,13 +164,9 @@ class ReadsOut(Schema):
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _actor(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined,no-any-return]
-
-
 def _readable(request: HttpRequest, version_id: int) -> DocumentVersion:
     version = DocumentVersion.objects.select_related("document__owner_organisation", "stored").filter(pk=version_id).first()
-    if version is None or not permissions.can_see_version(_actor(request), version):
+    if version is None or not permissions.can_see_version(api_user(request), version):
         raise base_errors.NotFound()
     if not version.is_ready:
         raise base_errors.NotFound("This version is not ready to be read.")
@@ -229,7 +225,7 @@ def annotation_out(annotation: Annotation, user: User) -> dict[str, Any]:
 
 def _annotation(request: HttpRequest, annotation_id: int) -> Annotation:
     annotation = Annotation.objects.select_related("document__owner_organisation", "author", "version").filter(pk=annotation_id).first()
-    if annotation is None or not permissions.can_see_annotation(_actor(request), annotation):
+    if annotation is None or not permissions.can_see_annotation(api_user(request), annotation):
         raise base_errors.NotFound()
     return annotation
 
@@ -241,7 +237,7 @@ def _annotation(request: HttpRequest, annotation_id: int) -> Annotation:
 def search_documents(request: HttpRequest, q: str, limit: int = 20) -> list[dict[str, Any]]:
     if len(q) > 500:
         raise base_errors.InvalidInput("The query is longer than 500 characters.")
-    return [hit.as_dict() for hit in search.search(_actor(request), q, limit=max(1, min(limit, 100)))]
+    return [hit.as_dict() for hit in search.search(api_user(request), q, limit=max(1, min(limit, 100)))]
 
 
 # --- the reader ------------------------------------------------------------------------------
@@ -287,7 +283,7 @@ def open_payload(version: DocumentVersion, opened: reader_actions.Opened) -> dic
 @router.post("/reader/versions/{version_id}/open", response=OpenOut, summary="Open a version in the reader: audited; returns the ticket and the watermark")
 def open_version(request: HttpRequest, version_id: int) -> dict[str, Any]:
     version = _readable(request, version_id)
-    opened = reader_actions.open_version(version, acting_user=_actor(request), device=device_label(request), source_ip=client_ip(request))
+    opened = reader_actions.open_version(version, acting_user=api_user(request), device=device_label(request), source_ip=client_ip(request))
     return open_payload(version, opened)
 
 
@@ -317,7 +313,7 @@ def search_version(request: HttpRequest, version_id: int, q: str) -> list[dict[s
 @router.post("/reader/versions/{version_id}/progress", response=ProgressOut, summary="Pages the reader has shown (sent every few seconds while reading)")
 def progress(request: HttpRequest, version_id: int, payload: ProgressIn) -> dict[str, Any]:
     version = _readable(request, version_id)
-    row = reader_actions.record_progress(version, acting_user=_actor(request), pages=payload.pages)
+    row = reader_actions.record_progress(version, acting_user=api_user(request), pages=payload.pages)
     return {"max_page": row.max_page, "page_count": row.page_count, "pages_seen": len(row.pages_seen)}
 
 
@@ -328,7 +324,7 @@ def progress(request: HttpRequest, version_id: int, payload: ProgressIn) -> dict
     "/reader/documents/{document_id}/annotations", response=list[AnnotationOut], summary="The caller's annotations and the shared ones, on every version"
 )
 def list_annotations(request: HttpRequest, document_id: int, version_id: int | None = None) -> list[dict[str, Any]]:
-    user = _actor(request)
+    user = api_user(request)
     document = Document.objects.select_related("owner_organisation").filter(pk=document_id).first()
     if document is None or not permissions.can_see_document(user, document):
         raise base_errors.NotFound()
@@ -341,7 +337,7 @@ def list_annotations(request: HttpRequest, document_id: int, version_id: int | N
 @router.post("/reader/versions/{version_id}/annotations", response={201: AnnotationOut}, summary="Highlight or note on a page region")
 def create_annotation(request: HttpRequest, version_id: int, payload: AnnotationIn) -> Status[dict[str, Any]]:
     version = _readable(request, version_id)
-    user = _actor(request)
+    user = api_user(request)
     if not permissions.can_annotate(user, version):
         raise base_errors.NotFound()
     annotation = reader_actions.create_annotation(version, acting_user=user, source_ip=client_ip(request), **payload.dict())
@@ -351,7 +347,7 @@ def create_annotation(request: HttpRequest, version_id: int, payload: Annotation
 @router.patch("/reader/annotations/{annotation_id}", response=AnnotationOut)
 def patch_annotation(request: HttpRequest, annotation_id: int, payload: AnnotationPatch) -> dict[str, Any]:
     annotation = _annotation(request, annotation_id)
-    user = _actor(request)
+    user = api_user(request)
     if not permissions.can_change_annotation(user, annotation):
         raise base_errors.Forbidden("Only its author changes an annotation.")
     updated = reader_actions.update_annotation(annotation, acting_user=user, source_ip=client_ip(request), **payload.dict(exclude_unset=True))
@@ -361,7 +357,7 @@ def patch_annotation(request: HttpRequest, annotation_id: int, payload: Annotati
 @router.delete("/reader/annotations/{annotation_id}", response={204: None})
 def delete_annotation(request: HttpRequest, annotation_id: int) -> Status[None]:
     annotation = _annotation(request, annotation_id)
-    user = _actor(request)
+    user = api_user(request)
     if not permissions.can_change_annotation(user, annotation):
         raise base_errors.Forbidden("Only its author deletes an annotation.")
     reader_actions.delete_annotation(annotation, acting_user=user, source_ip=client_ip(request))
@@ -416,7 +412,7 @@ def dossier_reads(meeting: Meeting, user: User) -> dict[str, Any]:
 
 @router.get("/reader/meetings/{meeting_id}/reads", response=ReadsOut, summary="Who opened which dossier documents and how far they read (secretaries)")
 def meeting_reads(request: HttpRequest, meeting_id: int) -> dict[str, Any]:
-    user = _actor(request)
+    user = api_user(request)
     meeting = Meeting.objects.filter(pk=meeting_id).first()
     if meeting is None or not meeting_permissions.can_see_meeting(user, meeting):
         raise base_errors.NotFound()

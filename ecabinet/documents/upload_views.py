@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
@@ -16,7 +17,7 @@ from ecabinet.documents.models import Document, DocumentVersion
 from ecabinet.identity.models import Clearance
 from ecabinet.meetings import permissions as meeting_permissions
 from ecabinet.meetings.models import AgendaItem, Meeting
-from ecabinet.web.views import mfa_login_required
+from ecabinet.web.views import mfa_login_required, signed_in_user
 
 
 def upload_targets(user: Any, meeting: Meeting) -> tuple[bool, list[AgendaItem]]:
@@ -28,7 +29,7 @@ def upload_targets(user: Any, meeting: Meeting) -> tuple[bool, list[AgendaItem]]
     return manages, items
 
 
-def electronic_levels(user: Any) -> list[tuple[str, str]]:
+def electronic_levels(user: Any) -> list[tuple[str, str | Promise]]:
     """Levels a file may be uploaded at: up to the electronic limit and the user's clearance."""
     top = min(actions.electronic_limit(user.organisation), user.clearance)
     return [(Clearance(level).key, Clearance(level).label) for level in Clearance.values if level <= top]
@@ -37,7 +38,7 @@ def electronic_levels(user: Any) -> list[tuple[str, str]]:
 @require_GET
 @mfa_login_required
 def upload_page(request: HttpRequest, meeting_id: int) -> HttpResponse:
-    user = request.user
+    user = signed_in_user(request)
     meeting = Meeting.objects.select_related("organisation").filter(pk=meeting_id).first()
     if meeting is None or not meeting_permissions.can_see_meeting(user, meeting):
         raise Http404()
@@ -71,7 +72,7 @@ def upload_page(request: HttpRequest, meeting_id: int) -> HttpResponse:
 @require_GET
 @mfa_login_required
 def registry_page(request: HttpRequest, meeting_id: int | None = None) -> HttpResponse:
-    user = request.user
+    user = signed_in_user(request)
     meeting = None
     if meeting_id is not None:
         meeting = Meeting.objects.filter(pk=meeting_id).first()

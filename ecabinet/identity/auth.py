@@ -7,7 +7,9 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
+from ecabinet import errors as base_errors
 from ecabinet.identity import actions, errors
+from ecabinet.identity.models import User
 from ecabinet.web.net import client_ip
 
 
@@ -36,3 +38,15 @@ class DeviceToken(HttpBearer):
 
 
 session_or_token = [DeviceToken(), BrowserSession()]
+
+
+def api_user(request: HttpRequest) -> User:
+    """The user Ninja authenticated for this request (``request.auth``), typed.
+
+    Only for handlers behind ``session_or_token``: both authenticators return a ``User`` or let
+    Ninja answer 401 before the handler runs, so anything else here is a wiring mistake.
+    """
+    user = getattr(request, "auth", None)  # set by Ninja at run time; HttpRequest's type does not know it
+    if not isinstance(user, User):
+        raise base_errors.NotAuthenticated()
+    return user

@@ -35,7 +35,7 @@ class Verdict:
 
 
 def _keys(username: str, source_ip: str | None) -> list[tuple[str, str]]:
-    keys = [(LoginThrottle.Scope.ACCOUNT, account_key(username))]
+    keys: list[tuple[str, str]] = [(LoginThrottle.Scope.ACCOUNT, account_key(username))]
     if source_ip:
         keys.append((LoginThrottle.Scope.ADDRESS, source_ip))
     return keys

@@ -317,7 +317,8 @@ def add_participant(meeting: Meeting, *, user: User, kind: str | None = None, ac
         if locked.state in FINISHED:
             raise errors.WrongState(f"The meeting is {locked.state}.", state=locked.state)
         _validate_member_user(user, locked, field="user_id")
-        default_kind = {Role.GUEST: Participant.Kind.GUEST, Role.SECRETARY: Participant.Kind.SECRETARY}.get(user.role, Participant.Kind.MEMBER)
+        kinds_by_role: dict[str, str] = {Role.GUEST: Participant.Kind.GUEST, Role.SECRETARY: Participant.Kind.SECRETARY}
+        default_kind = kinds_by_role.get(user.role, Participant.Kind.MEMBER)
         kind = kind or default_kind
         if user.role == Role.GUEST and kind != Participant.Kind.GUEST:
             raise errors.InvalidMeetingData("A guest can only take part as a guest.", field="kind")

@@ -17,7 +17,7 @@ from django.utils import timezone
 from ninja import Router, Status
 
 from ecabinet import errors as base_errors
-from ecabinet.identity.auth import session_or_token
+from ecabinet.identity.auth import api_user, session_or_token
 from ecabinet.identity.models import Clearance, Organisation, User
 from ecabinet.meetings import actions, errors, ics, permissions, queries
 from ecabinet.meetings.models import AgendaItem, CalendarFeed, Meeting, Participant
@@ -129,20 +129,16 @@ def _etag(response: HttpResponse, obj: Meeting | AgendaItem) -> None:
 # --- lookups ---------------------------------------------------------------------------------
 
 
-def _me(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined,no-any-return]
-
-
 def _meeting(request: HttpRequest, meeting_id: int) -> Meeting:
     meeting = Meeting.objects.select_related("organisation", "chair").filter(pk=meeting_id).first()
-    if meeting is None or not permissions.can_see_meeting(_me(request), meeting):
+    if meeting is None or not permissions.can_see_meeting(api_user(request), meeting):
         raise base_errors.NotFound()
     return meeting
 
 
 def _item(request: HttpRequest, item_id: int) -> AgendaItem:
     item = AgendaItem.objects.select_related("meeting__organisation", "meeting__chair", "presenter", "proposed_by").filter(pk=item_id).first()
-    if item is None or not permissions.can_see_item(_me(request), item):
+    if item is None or not permissions.can_see_item(api_user(request), item):
         raise base_errors.NotFound()
     return item
 
@@ -150,7 +146,7 @@ def _item(request: HttpRequest, item_id: int) -> AgendaItem:
 def _government_user(request: HttpRequest, user_id: int | None, *, field: str) -> User | None:
     if user_id is None:
         return None
-    me = _me(request)
+    me = api_user(request)
     other = User.objects.select_related("organisation").filter(pk=user_id).first()
     if other is None or other.organisation is None or other.organisation.government.pk != me.organisation.government.pk:  # type: ignore[union-attr]
         raise errors.InvalidMeetingData("No such person in your government.", field=field)
@@ -161,7 +157,7 @@ def _government_org(request: HttpRequest, org_id: int | None) -> Organisation | 
     if org_id is None:
         return None
     org = Organisation.objects.filter(pk=org_id).first()
-    if org is None or org.government.pk != _me(request).organisation.government.pk:  # type: ignore[union-attr]
+    if org is None or org.government.pk != api_user(request).organisation.government.pk:  # type: ignore[union-attr]
         raise errors.InvalidMeetingData("No such organisation in your government.", field="presenting_org_id")
     return org
 
@@ -189,7 +185,7 @@ def _level(name: str | None) -> int | None:
 
 @router.get("/meetings", response=list[MeetingOut], summary="Meetings the caller may see, newest first")
 def list_meetings(request: HttpRequest, state: str | None = None) -> list[dict[str, Any]]:
-    found = permissions.visible_meetings(_me(request)).select_related("chair")
+    found = permissions.visible_meetings(api_user(request)).select_related("chair")
     if state:
         found = found.filter(state=state)
     return [meeting_out(m) for m in found[:500]]
@@ -197,7 +193,7 @@ def list_meetings(request: HttpRequest, state: str | None = None) -> list[dict[s
 
 @router.post("/meetings", response={201: MeetingDetailOut}, summary="Create a draft meeting (office secretaries)")
 def create_meeting(request: HttpRequest, payload: MeetingIn, response: HttpResponse) -> Status[dict[str, Any]]:
-    me = _me(request)
+    me = api_user(request)
     if not permissions.can_create_meeting(me):
         raise base_errors.Forbidden("Only a secretary of the government office can create meetings.")
     chair = _government_user(request, payload.chair_id, field="chair_id")
@@ -224,7 +220,7 @@ def create_meeting(request: HttpRequest, payload: MeetingIn, response: HttpRespo
 def get_meeting(request: HttpRequest, meeting_id: int, response: HttpResponse) -> dict[str, Any]:
     meeting = _meeting(request, meeting_id)
     _etag(response, meeting)
-    return detail_out(_me(request), meeting)
+    return detail_out(api_user(request), meeting)
 
 
 @router.patch("/meetings/{meeting_id}", response=MeetingDetailOut, summary="Change a meeting; needs If-Match or version")
@@ -237,18 +233,18 @@ def patch_meeting(request: HttpRequest, meeting_id: int, payload: MeetingPatch, 
     for name in ("title", "starts_at", "planned_end", "kind", "place", "online_link", "positions_visibility", "allow_substitutes", "classification"):
         if name in changes and changes[name] is None:
             raise errors.InvalidMeetingData(f"{name} cannot be empty.", field=name)
-    actions.update_meeting(meeting, acting_user=_me(request), version=version, changes=changes, source_ip=client_ip(request))
+    actions.update_meeting(meeting, acting_user=api_user(request), version=version, changes=changes, source_ip=client_ip(request))
     _etag(response, meeting)
-    return detail_out(_me(request), meeting)
+    return detail_out(api_user(request), meeting)
 
 
 def _transition_endpoint(action: str, summary: str) -> None:
     def handler(request: HttpRequest, meeting_id: int, response: HttpResponse, payload: VersionIn | None = None) -> dict[str, Any]:
         meeting = _meeting(request, meeting_id)
         version = _version(request, payload.version if payload else None)
-        actions.transition(meeting, action, acting_user=_me(request), version=version, source_ip=client_ip(request))
+        actions.transition(meeting, action, acting_user=api_user(request), version=version, source_ip=client_ip(request))
         _etag(response, meeting)
-        return detail_out(_me(request), meeting)
+        return detail_out(api_user(request), meeting)
 
     handler.__name__ = f"{action}_meeting"
     router.post(f"/meetings/{{meeting_id}}/{action}", response=MeetingDetailOut, summary=summary, operation_id=f"meetings_{action}")(handler)
@@ -268,14 +264,14 @@ for _action, _summary in (
 
 @router.get("/meetings/{meeting_id}/participants", response=list[ParticipantOut])
 def list_participants(request: HttpRequest, meeting_id: int) -> list[dict[str, Any]]:
-    return detail_out(_me(request), _meeting(request, meeting_id))["participants"]  # type: ignore[no-any-return]
+    return detail_out(api_user(request), _meeting(request, meeting_id))["participants"]  # type: ignore[no-any-return]
 
 
 @router.post("/meetings/{meeting_id}/participants", response={201: ParticipantOut}, summary="Invite someone to the whole meeting")
 def add_participant(request: HttpRequest, meeting_id: int, payload: ParticipantIn) -> Status[dict[str, Any]]:
     meeting = _meeting(request, meeting_id)
     user = _government_user(request, payload.user_id, field="user_id")
-    part = actions.add_participant(meeting, user=user, kind=payload.kind, acting_user=_me(request), source_ip=client_ip(request))  # type: ignore[arg-type]
+    part = actions.add_participant(meeting, user=user, kind=payload.kind, acting_user=api_user(request), source_ip=client_ip(request))  # type: ignore[arg-type]
     return Status(201, {"user": person_out(part.user), "kind": part.kind})
 
 
@@ -285,7 +281,7 @@ def remove_participant(request: HttpRequest, meeting_id: int, user_id: int) -> S
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         raise base_errors.NotFound()
-    actions.remove_participant(meeting, user=user, acting_user=_me(request), source_ip=client_ip(request))
+    actions.remove_participant(meeting, user=user, acting_user=api_user(request), source_ip=client_ip(request))
     return Status(204, None)
 
 
@@ -295,7 +291,7 @@ def remove_participant(request: HttpRequest, meeting_id: int, user_id: int) -> S
 @router.get("/meetings/{meeting_id}/items", response=list[ItemOut], summary="The items the caller may see, in agenda order")
 def list_items(request: HttpRequest, meeting_id: int, status: str | None = None) -> list[dict[str, Any]]:
     meeting = _meeting(request, meeting_id)
-    return [item_out(i) for i in permissions.visible_items(_me(request), meeting) if status is None or i.status == status]
+    return [item_out(i) for i in permissions.visible_items(api_user(request), meeting) if status is None or i.status == status]
 
 
 @router.post("/meetings/{meeting_id}/items", response={201: ItemOut}, summary="Propose an agenda item (secretaries)")
@@ -303,7 +299,7 @@ def propose_item(request: HttpRequest, meeting_id: int, payload: ItemIn, respons
     meeting = _meeting(request, meeting_id)
     item = actions.propose_item(
         meeting,
-        acting_user=_me(request),
+        acting_user=api_user(request),
         title=payload.title,
         summary=payload.summary,
         presenting_org=_government_org(request, payload.presenting_org_id),
@@ -324,9 +320,9 @@ def propose_item(request: HttpRequest, meeting_id: int, payload: ItemIn, respons
 def reorder(request: HttpRequest, meeting_id: int, payload: ReorderIn, response: HttpResponse) -> list[dict[str, Any]]:
     meeting = _meeting(request, meeting_id)
     version = _version(request, payload.version)
-    actions.reorder_agenda(meeting, acting_user=_me(request), item_ids=payload.item_ids, version=version, source_ip=client_ip(request))
+    actions.reorder_agenda(meeting, acting_user=api_user(request), item_ids=payload.item_ids, version=version, source_ip=client_ip(request))
     _etag(response, meeting)
-    return [item_out(i) for i in queries.agenda(_me(request), meeting)]
+    return [item_out(i) for i in queries.agenda(api_user(request), meeting)]
 
 
 @router.get("/items/{item_id}", response=ItemOut, summary="One agenda item; ETag = version")
@@ -350,7 +346,7 @@ def patch_item(request: HttpRequest, item_id: int, payload: ItemPatch, response:
     for name in ("title", "summary", "planned_minutes", "kind", "classification", "document_refs"):
         if name in changes and changes[name] is None:
             raise errors.InvalidMeetingData(f"{name} cannot be empty.", field=name)
-    actions.update_item(item, acting_user=_me(request), version=version, changes=changes, source_ip=client_ip(request))
+    actions.update_item(item, acting_user=api_user(request), version=version, changes=changes, source_ip=client_ip(request))
     _etag(response, item)
     return item_out(item)
 
@@ -359,7 +355,7 @@ def patch_item(request: HttpRequest, item_id: int, payload: ItemPatch, response:
 def review_item(request: HttpRequest, item_id: int, payload: ReviewIn, response: HttpResponse) -> dict[str, Any]:
     item = _item(request, item_id)
     version = _version(request, payload.version)
-    actions.review_item(item, acting_user=_me(request), decision=payload.decision, comment=payload.comment, version=version, source_ip=client_ip(request))
+    actions.review_item(item, acting_user=api_user(request), decision=payload.decision, comment=payload.comment, version=version, source_ip=client_ip(request))
     _etag(response, item)
     return item_out(item)
 
@@ -367,7 +363,7 @@ def review_item(request: HttpRequest, item_id: int, payload: ReviewIn, response:
 @router.post("/items/{item_id}/resubmit", response=ItemOut, summary="Send a returned item back for review (its proposer)")
 def resubmit_item(request: HttpRequest, item_id: int, response: HttpResponse, payload: VersionIn | None = None) -> dict[str, Any]:
     item = _item(request, item_id)
-    actions.resubmit_item(item, acting_user=_me(request), version=_version(request, payload.version if payload else None), source_ip=client_ip(request))
+    actions.resubmit_item(item, acting_user=api_user(request), version=_version(request, payload.version if payload else None), source_ip=client_ip(request))
     _etag(response, item)
     return item_out(item)
 
@@ -375,7 +371,7 @@ def resubmit_item(request: HttpRequest, item_id: int, response: HttpResponse, pa
 @router.post("/items/{item_id}/withdraw", response=ItemOut, summary="Withdraw an item (its proposer)")
 def withdraw_item(request: HttpRequest, item_id: int, response: HttpResponse) -> dict[str, Any]:
     item = _item(request, item_id)
-    actions.withdraw_item(item, acting_user=_me(request), source_ip=client_ip(request))
+    actions.withdraw_item(item, acting_user=api_user(request), source_ip=client_ip(request))
     _etag(response, item)
     return item_out(item)
 
@@ -384,7 +380,7 @@ def withdraw_item(request: HttpRequest, item_id: int, response: HttpResponse) ->
 def add_item_guest(request: HttpRequest, item_id: int, payload: GuestIn) -> Status[dict[str, Any]]:
     item = _item(request, item_id)
     user = _government_user(request, payload.user_id, field="user_id")
-    actions.add_item_guest(item, user=user, acting_user=_me(request), source_ip=client_ip(request))  # type: ignore[arg-type]
+    actions.add_item_guest(item, user=user, acting_user=api_user(request), source_ip=client_ip(request))  # type: ignore[arg-type]
     return Status(201, item_out(item))
 
 
@@ -394,7 +390,7 @@ def remove_item_guest(request: HttpRequest, item_id: int, user_id: int) -> Statu
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         raise base_errors.NotFound()
-    actions.remove_item_guest(item, user=user, acting_user=_me(request), source_ip=client_ip(request))
+    actions.remove_item_guest(item, user=user, acting_user=api_user(request), source_ip=client_ip(request))
     return Status(204, None)
 
 
@@ -413,7 +409,7 @@ def position_out(position: Any) -> dict[str, Any]:
 
 @router.get("/items/{item_id}/positions", response=ItemPositionsOut, summary="Positions on an item, as the meeting's visibility allows")
 def item_positions(request: HttpRequest, item_id: int) -> dict[str, Any]:
-    me = _me(request)
+    me = api_user(request)
     item = _item(request, item_id)
     [(_, missing, expected)] = queries.missing_positions(item.meeting, [item])
     return {
@@ -429,13 +425,13 @@ def item_positions(request: HttpRequest, item_id: int) -> dict[str, Any]:
 @router.put("/items/{item_id}/positions/me", response=PositionOut, summary="Record or change the caller's position before the deadline")
 def record_position(request: HttpRequest, item_id: int, payload: PositionIn) -> dict[str, Any]:
     item = _item(request, item_id)
-    position = actions.record_position(item, acting_user=_me(request), stance=payload.stance, comment=payload.comment, source_ip=client_ip(request))
+    position = actions.record_position(item, acting_user=api_user(request), stance=payload.stance, comment=payload.comment, source_ip=client_ip(request))
     return position_out(position)
 
 
 @router.get("/meetings/{meeting_id}/positions/missing", response=list[MissingItemOut], summary="Who has not answered, per decision item (secretaries, chair)")
 def missing_positions(request: HttpRequest, meeting_id: int) -> list[dict[str, Any]]:
-    me = _me(request)
+    me = api_user(request)
     meeting = _meeting(request, meeting_id)
     if not permissions.can_see_missing_positions(me, meeting):
         raise base_errors.Forbidden("Only the chair and the office's secretaries see who has not answered.")
@@ -453,14 +449,14 @@ def consent_out(user: User, meeting: Meeting) -> dict[str, Any]:
 
 @router.get("/meetings/{meeting_id}/consent", response=ConsentOut, summary="The consent block: items proposed for adoption without debate")
 def get_consent(request: HttpRequest, meeting_id: int) -> dict[str, Any]:
-    return consent_out(_me(request), _meeting(request, meeting_id))
+    return consent_out(api_user(request), _meeting(request, meeting_id))
 
 
 @router.post("/meetings/{meeting_id}/consent/propose", response=ConsentOut, summary="Propose the consent block now (office secretaries)")
 def propose_consent(request: HttpRequest, meeting_id: int) -> dict[str, Any]:
     meeting = _meeting(request, meeting_id)
-    actions.propose_consent_block(meeting, acting_user=_me(request), source_ip=client_ip(request))
-    return consent_out(_me(request), meeting)
+    actions.propose_consent_block(meeting, acting_user=api_user(request), source_ip=client_ip(request))
+    return consent_out(api_user(request), meeting)
 
 
 @router.delete("/meetings/{meeting_id}/consent/items/{item_id}", response=ConsentOut, summary="Take an item out of the consent block (chair)")
@@ -469,16 +465,16 @@ def remove_from_consent(request: HttpRequest, meeting_id: int, item_id: int) -> 
     item = _item(request, item_id)
     if item.meeting_id != meeting.pk:
         raise base_errors.NotFound()
-    actions.remove_from_consent_block(item, acting_user=_me(request), source_ip=client_ip(request))
+    actions.remove_from_consent_block(item, acting_user=api_user(request), source_ip=client_ip(request))
     meeting.refresh_from_db()
-    return consent_out(_me(request), meeting)
+    return consent_out(api_user(request), meeting)
 
 
 @router.post("/meetings/{meeting_id}/consent/confirm", response=ConsentOut, summary="Adopt the consent block in one go, before the first item (chair)")
 def confirm_consent(request: HttpRequest, meeting_id: int) -> dict[str, Any]:
     meeting = _meeting(request, meeting_id)
-    actions.confirm_consent_block(meeting, acting_user=_me(request), source_ip=client_ip(request))
-    return consent_out(_me(request), meeting)
+    actions.confirm_consent_block(meeting, acting_user=api_user(request), source_ip=client_ip(request))
+    return consent_out(api_user(request), meeting)
 
 
 # --- calendar --------------------------------------------------------------------------------
@@ -506,19 +502,19 @@ def meeting_ics(request: HttpRequest, meeting_id: int) -> HttpResponse:
 
 @router.get("/calendar/feeds", response=list[FeedOut], summary="The caller's calendar feeds")
 def list_feeds(request: HttpRequest) -> Any:
-    return CalendarFeed.objects.filter(user=_me(request)).order_by("-created_at")
+    return CalendarFeed.objects.filter(user=api_user(request)).order_by("-created_at")
 
 
 @router.post("/calendar/feeds", response={201: FeedCreatedOut}, summary="Create a secret calendar feed URL; the URL is shown only once")
 def create_feed(request: HttpRequest) -> Status[dict[str, Any]]:
-    feed, raw = actions.create_calendar_feed(acting_user=_me(request), source_ip=client_ip(request))
+    feed, raw = actions.create_calendar_feed(acting_user=api_user(request), source_ip=client_ip(request))
     url = request.build_absolute_uri(reverse("meetings:calendar-feed", args=[raw]))
     return Status(201, {"id": feed.pk, "created_at": feed.created_at, "revoked_at": None, "url": url})
 
 
 @router.delete("/calendar/feeds/{feed_id}", response=FeedOut, summary="Revoke a calendar feed")
 def revoke_feed(request: HttpRequest, feed_id: int) -> CalendarFeed:
-    feed = CalendarFeed.objects.filter(pk=feed_id, user=_me(request)).first()
+    feed = CalendarFeed.objects.filter(pk=feed_id, user=api_user(request)).first()
     if feed is None:
         raise base_errors.NotFound()
-    return actions.revoke_calendar_feed(feed, acting_user=_me(request), source_ip=client_ip(request))
+    return actions.revoke_calendar_feed(feed, acting_user=api_user(request), source_ip=client_ip(request))

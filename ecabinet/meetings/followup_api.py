@@ -11,7 +11,7 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from ecabinet import errors as base_errors
-from ecabinet.identity.auth import session_or_token
+from ecabinet.identity.auth import api_user, session_or_token
 from ecabinet.identity.models import Organisation, Role, User
 from ecabinet.identity.schemas import Input
 from ecabinet.meetings import errors, followup, permissions, report
@@ -189,13 +189,9 @@ class BaselineOut(Schema):
 # --- loading what the caller may see (anything else is a 404) ----------------------------------
 
 
-def _user(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined,no-any-return]
-
-
 def _meeting(request: HttpRequest, meeting_id: int) -> Meeting:
     meeting = Meeting.objects.select_related("organisation", "chair").filter(pk=meeting_id).first()
-    if meeting is None or not permissions.can_see_meeting(_user(request), meeting):
+    if meeting is None or not permissions.can_see_meeting(api_user(request), meeting):
         raise base_errors.NotFound()
     return meeting
 
@@ -203,14 +199,14 @@ def _meeting(request: HttpRequest, meeting_id: int) -> Meeting:
 def _item(request: HttpRequest, meeting_id: int, item_id: int) -> AgendaItem:
     meeting = _meeting(request, meeting_id)
     item = AgendaItem.objects.select_related("meeting").filter(pk=item_id, meeting=meeting).first()
-    if item is None or not permissions.can_see_item(_user(request), item):
+    if item is None or not permissions.can_see_item(api_user(request), item):
         raise base_errors.NotFound()
     return item
 
 
 def _task(request: HttpRequest, task_id: int) -> FollowUpTask:
     task = FollowUpTask.objects.select_related(*TASK_RELATED).filter(pk=task_id).first()
-    if task is None or not permissions.can_see_task(_user(request), task):
+    if task is None or not permissions.can_see_task(api_user(request), task):
         raise base_errors.NotFound()
     return task
 
@@ -218,13 +214,13 @@ def _task(request: HttpRequest, task_id: int) -> FollowUpTask:
 def _minutes(request: HttpRequest, meeting_id: int) -> Minutes:
     meeting = _meeting(request, meeting_id)
     minutes = Minutes.objects.select_related("meeting", "edited_by", "approved_by").filter(meeting=meeting).first()
-    if minutes is None or not permissions.can_see_minutes(_user(request), minutes):
+    if minutes is None or not permissions.can_see_minutes(api_user(request), minutes):
         raise base_errors.NotFound("These minutes have not been drafted yet, or are not yours to see.")
     return minutes
 
 
 def _organisation(request: HttpRequest, org_id: int) -> Organisation:
-    user = _user(request)
+    user = api_user(request)
     org = Organisation.objects.filter(pk=org_id).first()
     if org is None or user.organisation is None or org.government.pk != user.organisation.government.pk:
         raise base_errors.NotFound()
@@ -313,7 +309,7 @@ def _only_overdue(tasks: list[FollowUpTask], overdue: bool | None) -> list[Follo
 @router.get("/meetings/{meeting_id}/decisions", response=list[DecisionOut], summary="Decisions on the items the caller may see")
 def list_decisions(request: HttpRequest, meeting_id: int) -> list[dict[str, Any]]:
     meeting = _meeting(request, meeting_id)
-    items = [i for i in permissions.visible_items(_user(request), meeting) if i.status == AgendaItem.Status.ACCEPTED]
+    items = [i for i in permissions.visible_items(api_user(request), meeting) if i.status == AgendaItem.Status.ACCEPTED]
     decisions = Decision.objects.filter(item__in=items).select_related("item", "recorded_by").order_by("item__order", "item__pk")
     return [decision_out(d) for d in decisions]
 
@@ -322,7 +318,7 @@ def list_decisions(request: HttpRequest, meeting_id: int) -> list[dict[str, Any]
 def put_decision(request: HttpRequest, meeting_id: int, item_id: int, payload: DecisionIn) -> dict[str, Any]:
     item = _item(request, meeting_id, item_id)
     decision = followup.record_decision(
-        item, text=payload.text, outcome=payload.outcome, expected_version=payload.version, acting_user=_user(request), source_ip=client_ip(request)
+        item, text=payload.text, outcome=payload.outcome, expected_version=payload.version, acting_user=api_user(request), source_ip=client_ip(request)
     )
     return decision_out(Decision.objects.select_related("item", "recorded_by").get(pk=decision.pk))
 
@@ -342,7 +338,7 @@ def create_task(request: HttpRequest, meeting_id: int, item_id: int, payload: Ta
         assignee_org=_reference(Organisation, payload.assignee_org_id, "assignee_org_id"),
         assignee=_reference(User, payload.assignee_id, "assignee_id"),
         due_date=payload.due_date,
-        acting_user=_user(request),
+        acting_user=api_user(request),
         source_ip=client_ip(request),
     )
     return Status(201, task_out(FollowUpTask.objects.select_related(*TASK_RELATED).get(pk=task.pk)))
@@ -351,20 +347,20 @@ def create_task(request: HttpRequest, meeting_id: int, item_id: int, payload: Ta
 @router.get("/meetings/{meeting_id}/tasks", response=list[TaskOut], summary="Follow-up tasks of a meeting (all of them for the office)")
 def meeting_tasks(request: HttpRequest, meeting_id: int, overdue: bool | None = None) -> list[dict[str, Any]]:
     meeting = _meeting(request, meeting_id)
-    user = _user(request)
+    user = api_user(request)
     tasks = FollowUpTask.objects.filter(decision__item__meeting=meeting).select_related(*TASK_RELATED).order_by("due_date", "pk")
     return [task_out(t) for t in _only_overdue([t for t in tasks if permissions.can_see_task(user, t)], overdue)]
 
 
 @router.get("/tasks/mine", response=list[TaskOut], summary="Tasks assigned to the caller or the caller's ministry")
 def my_tasks(request: HttpRequest, overdue: bool | None = None) -> list[dict[str, Any]]:
-    tasks = permissions.tasks_assigned_to(_user(request)).select_related(*TASK_RELATED).order_by("due_date", "pk")
+    tasks = permissions.tasks_assigned_to(api_user(request)).select_related(*TASK_RELATED).order_by("due_date", "pk")
     return [task_out(t) for t in _only_overdue(list(tasks), overdue)]
 
 
 @router.get("/tasks/overdue", response=list[TaskOut], summary="Overdue tasks: all of the government's for the office, else the caller's own")
 def overdue_tasks(request: HttpRequest) -> list[dict[str, Any]]:
-    user = _user(request)
+    user = api_user(request)
     if permissions.is_office_secretary(user):
         found = [t for t in followup.overdue_tasks() if permissions.can_see_task(user, t)]
     else:
@@ -393,7 +389,7 @@ def edit_task(request: HttpRequest, task_id: int, payload: TaskEditIn) -> dict[s
         due_date=payload.due_date,
         assignee_org=_reference(Organisation, payload.assignee_org_id, "assignee_org_id"),
         assignee=assignee,
-        acting_user=_user(request),
+        acting_user=api_user(request),
         source_ip=client_ip(request),
     )
     return task_out(FollowUpTask.objects.select_related(*TASK_RELATED).get(pk=task.pk), with_updates=True)
@@ -403,7 +399,7 @@ def edit_task(request: HttpRequest, task_id: int, payload: TaskEditIn) -> dict[s
 def update_task(request: HttpRequest, task_id: int, payload: TaskUpdateIn) -> Status[dict[str, Any]]:
     task = _task(request, task_id)
     followup.update_task_progress(
-        task, state=payload.state, comment=payload.comment, expected_version=payload.version, acting_user=_user(request), source_ip=client_ip(request)
+        task, state=payload.state, comment=payload.comment, expected_version=payload.version, acting_user=api_user(request), source_ip=client_ip(request)
     )
     return Status(201, task_out(FollowUpTask.objects.select_related(*TASK_RELATED).get(pk=task.pk), with_updates=True))
 
@@ -420,7 +416,7 @@ def get_minutes(request: HttpRequest, meeting_id: int) -> dict[str, Any]:
 def draft_minutes(request: HttpRequest, meeting_id: int, payload: MinutesDraftIn) -> dict[str, Any]:
     meeting = _meeting(request, meeting_id)
     minutes = followup.draft_minutes(
-        meeting, language=payload.language, expected_version=payload.version, acting_user=_user(request), source_ip=client_ip(request)
+        meeting, language=payload.language, expected_version=payload.version, acting_user=api_user(request), source_ip=client_ip(request)
     )
     return minutes_out(minutes)
 
@@ -429,20 +425,20 @@ def draft_minutes(request: HttpRequest, meeting_id: int, payload: MinutesDraftIn
 def edit_minutes(request: HttpRequest, meeting_id: int, payload: MinutesEditIn) -> dict[str, Any]:
     minutes = _minutes(request, meeting_id)
     return minutes_out(
-        followup.edit_minutes(minutes, text=payload.text, expected_version=payload.version, acting_user=_user(request), source_ip=client_ip(request))
+        followup.edit_minutes(minutes, text=payload.text, expected_version=payload.version, acting_user=api_user(request), source_ip=client_ip(request))
     )
 
 
 @router.post("/meetings/{meeting_id}/minutes/submit", response=MinutesOut, summary="Submit the minutes to the chair")
 def submit_minutes(request: HttpRequest, meeting_id: int, payload: VersionIn) -> dict[str, Any]:
     minutes = _minutes(request, meeting_id)
-    return minutes_out(followup.submit_minutes(minutes, expected_version=payload.version, acting_user=_user(request), source_ip=client_ip(request)))
+    return minutes_out(followup.submit_minutes(minutes, expected_version=payload.version, acting_user=api_user(request), source_ip=client_ip(request)))
 
 
 @router.post("/meetings/{meeting_id}/minutes/approve", response=MinutesOut, summary="Approve the minutes (the chair only); they are then frozen")
 def approve_minutes(request: HttpRequest, meeting_id: int, payload: VersionIn) -> dict[str, Any]:
     minutes = _minutes(request, meeting_id)
-    return minutes_out(followup.approve_minutes(minutes, expected_version=payload.version, acting_user=_user(request), source_ip=client_ip(request)))
+    return minutes_out(followup.approve_minutes(minutes, expected_version=payload.version, acting_user=api_user(request), source_ip=client_ip(request)))
 
 
 def pdf_response(content: bytes, meeting: Meeting, minutes: Minutes) -> HttpResponse:
@@ -463,7 +459,7 @@ def pdf_response(content: bytes, meeting: Meeting, minutes: Minutes) -> HttpResp
 )
 def minutes_pdf(request: HttpRequest, meeting_id: int) -> HttpResponse:
     minutes = _minutes(request, meeting_id)
-    content = followup.export_minutes_pdf(minutes, acting_user=_user(request), source_ip=client_ip(request))
+    content = followup.export_minutes_pdf(minutes, acting_user=api_user(request), source_ip=client_ip(request))
     return pdf_response(content, minutes.meeting, minutes)
 
 
@@ -473,17 +469,17 @@ def minutes_pdf(request: HttpRequest, meeting_id: int) -> HttpResponse:
 @router.get("/meetings/{meeting_id}/report", response=MeetingReportOut, summary="Planned against actual time, consent share, speakers, reduction")
 def meeting_report(request: HttpRequest, meeting_id: int) -> dict[str, Any]:
     meeting = _meeting(request, meeting_id)
-    if not permissions.can_see_report(_user(request), meeting):
+    if not permissions.can_see_report(api_user(request), meeting):
         raise base_errors.Forbidden("Guests do not see meeting reports.")
-    return asdict(report.meeting_report(_user(request), meeting))
+    return asdict(report.meeting_report(api_user(request), meeting))
 
 
 @router.get("/meeting-efficiency/{org_id}", response=EfficiencyOut, summary="An organisation's closed meetings against its baseline")
 def organisation_efficiency(request: HttpRequest, org_id: int) -> dict[str, Any]:
     org = _organisation(request, org_id)
-    if _user(request).role == Role.GUEST:
+    if api_user(request).role == Role.GUEST:
         raise base_errors.Forbidden("Guests do not see meeting reports.")
-    summary, meetings = report.organisation_report(_user(request), org)
+    summary, meetings = report.organisation_report(api_user(request), org)
     return {"organisation_id": org.pk, "summary": asdict(summary), "meetings": [asdict(m) for m in meetings]}
 
 
@@ -496,5 +492,5 @@ def get_baseline(request: HttpRequest, org_id: int) -> dict[str, int]:
 @router.put("/meeting-efficiency/{org_id}/baseline", response=BaselineOut, summary="Set the baseline (office secretary or administrator)")
 def put_baseline(request: HttpRequest, org_id: int, payload: BaselineIn) -> dict[str, int]:
     org = _organisation(request, org_id)
-    rules = followup.set_baseline(org, minutes=payload.baseline_meeting_minutes, acting_user=_user(request), source_ip=client_ip(request))
+    rules = followup.set_baseline(org, minutes=payload.baseline_meeting_minutes, acting_user=api_user(request), source_ip=client_ip(request))
     return {"organisation_id": org.pk, "baseline_meeting_minutes": rules.baseline_meeting_minutes}

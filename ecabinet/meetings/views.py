@@ -23,7 +23,7 @@ from ecabinet.identity.models import Clearance, Organisation, Role, User
 from ecabinet.meetings import actions, api, permissions, queries
 from ecabinet.meetings.models import AgendaItem, CalendarFeed, Meeting, Participant, Position
 from ecabinet.web.net import client_ip
-from ecabinet.web.views import mfa_login_required
+from ecabinet.web.views import mfa_login_required, signed_in_user
 
 TRANSITION_LABELS = {
     "schedule": gettext_lazy("Schedule"),
@@ -160,7 +160,7 @@ def meeting_new(request: HttpRequest) -> HttpResponse:
 @require_GET
 @mfa_login_required
 def meeting_detail(request: HttpRequest, meeting_id: int) -> HttpResponse:
-    user = request.user
+    user = signed_in_user(request)
     meeting = _meeting(request, meeting_id)
     visible = permissions.visible_items(user, meeting)
     can_manage = permissions.can_manage_meeting(user, meeting)
@@ -236,7 +236,7 @@ def meeting_transition(request: HttpRequest, meeting_id: int, action: str) -> Ht
 
     def run() -> None:
         actions.transition(
-            meeting, action, acting_user=request.user, version=int(version) if version and version.isdigit() else None, source_ip=client_ip(request)
+            meeting, action, acting_user=signed_in_user(request), version=int(version) if version and version.isdigit() else None, source_ip=client_ip(request)
         )
 
     _attempt(request, run, _("Done: %(action)s.") % {"action": TRANSITION_LABELS[action]})
@@ -378,7 +378,7 @@ def positions_missing(request: HttpRequest, meeting_id: int) -> HttpResponse:
 @require_POST
 @mfa_login_required
 def consent_action(request: HttpRequest, meeting_id: int, op: str) -> HttpResponse:
-    user = request.user
+    user = signed_in_user(request)
     meeting = _meeting(request, meeting_id)
     if op == "propose":
         _attempt(request, lambda: actions.propose_consent_block(meeting, acting_user=user, source_ip=client_ip(request)), _("Consent block proposed."))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any, cast
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from ecabinet import errors as base_errors
-from ecabinet.identity.auth import session_or_token
+from ecabinet.identity.auth import api_user, session_or_token
 from ecabinet.identity.models import User
 from ecabinet.identity.schemas import Input
 from ecabinet.meetings import permissions as mp
@@ -34,11 +34,6 @@ class NotificationOut(Schema):
     read_at: datetime | None
 
 
-def _me(request: HttpRequest) -> User:
-    """The signed-in user: the routes here admit no one else."""
-    return cast(User, request.user)
-
-
 def _out(n: Notification, user: User) -> NotificationOut:
     return NotificationOut(
         id=n.pk, kind=n.kind, label=inapp.label(n.kind, user.language), title=n.title, urgency=n.urgency, url=n.url, created_at=n.created_at, read_at=n.read_at
@@ -58,7 +53,7 @@ def list_notifications(request: HttpRequest, filters: Query[Filters]) -> list[No
         qs = qs.filter(read_at=None)
     if filters.kind:
         qs = qs.filter(kind__startswith=filters.kind)
-    return [_out(n, request.user) for n in qs[: filters.limit]]  # type: ignore[arg-type]
+    return [_out(n, api_user(request)) for n in qs[: filters.limit]]
 
 
 @router.get("/notifications/unread-count", summary="How many of my notifications are unread")
@@ -75,13 +70,13 @@ def _notification(request: HttpRequest, notification_id: int) -> Notification:
 
 @router.post("/notifications/{notification_id}/read", response=NotificationOut, summary="Mark one notification read")
 def read_one(request: HttpRequest, notification_id: int) -> NotificationOut:
-    n = actions.mark_read(_notification(request, notification_id), acting_user=request.user)  # type: ignore[arg-type]
-    return _out(n, request.user)  # type: ignore[arg-type]
+    n = actions.mark_read(_notification(request, notification_id), acting_user=api_user(request))
+    return _out(n, api_user(request))
 
 
 @router.post("/notifications/read-all", summary="Mark all my notifications read")
 def read_all(request: HttpRequest) -> dict[str, int]:
-    return {"marked": actions.mark_all_read(acting_user=request.user)}  # type: ignore[arg-type]
+    return {"marked": actions.mark_all_read(acting_user=api_user(request))}
 
 
 class PreferencesIn(Input):
@@ -106,13 +101,13 @@ class PreferencesOut(Schema):
 def get_preferences(request: HttpRequest) -> Any:
     from ecabinet.notify.models import Preference
 
-    pref = Preference.objects.filter(user=_me(request)).first()
+    pref = Preference.objects.filter(user=api_user(request)).first()
     return pref or PreferencesOut(channels={}, quiet_start=None, quiet_end=None, digest=False, email_titles=False, sms_number="")
 
 
 @router.put("/notify/preferences", response=PreferencesOut)
 def put_preferences(request: HttpRequest, payload: PreferencesIn) -> Any:
-    return actions.set_preferences(acting_user=request.user, **payload.model_dump())  # type: ignore[arg-type]
+    return actions.set_preferences(acting_user=api_user(request), **payload.model_dump())
 
 
 class SubscriptionKeys(Input):
@@ -140,14 +135,14 @@ def push_key(request: HttpRequest) -> dict[str, str]:
 
 @router.get("/notify/push/subscriptions", response=list[SubscriptionOut])
 def list_subscriptions(request: HttpRequest) -> Any:
-    return list(PushSubscription.objects.filter(user=_me(request), revoked_at=None))
+    return list(PushSubscription.objects.filter(user=api_user(request), revoked_at=None))
 
 
 @router.post("/notify/push/subscriptions", response={201: SubscriptionOut})
 def subscribe(request: HttpRequest, payload: SubscriptionIn) -> Any:
     device = getattr(request.user, "api_device", None)
     sub = actions.subscribe_push(
-        acting_user=request.user,  # type: ignore[arg-type]
+        acting_user=api_user(request),
         endpoint=payload.endpoint,
         p256dh=payload.keys.p256dh,
         auth=payload.keys.auth,
@@ -159,10 +154,10 @@ def subscribe(request: HttpRequest, payload: SubscriptionIn) -> Any:
 
 @router.delete("/notify/push/subscriptions/{subscription_id}", response={204: None})
 def unsubscribe(request: HttpRequest, subscription_id: int) -> Any:
-    sub = PushSubscription.objects.filter(pk=subscription_id, user=_me(request)).first()
+    sub = PushSubscription.objects.filter(pk=subscription_id, user=api_user(request)).first()
     if sub is None:
         raise base_errors.NotFound()
-    actions.unsubscribe_push(sub, acting_user=request.user)  # type: ignore[arg-type]
+    actions.unsubscribe_push(sub, acting_user=api_user(request))
     return Status(204, None)
 
 
@@ -195,7 +190,7 @@ def dossier_receipts(request: HttpRequest, meeting_id: int) -> list[ReceiptOut]:
 @router.post("/meetings/{meeting_id}/dossier/nudge", summary="Remind the members who have not read the dossier")
 def nudge(request: HttpRequest, meeting_id: int) -> dict[str, Any]:
     meeting = _meeting(request, meeting_id)
-    sent = actions.nudge_unread(meeting, acting_user=request.user, source_ip=client_ip(request))  # type: ignore[arg-type]
+    sent = actions.nudge_unread(meeting, acting_user=api_user(request), source_ip=client_ip(request))
     return {"reminded": sorted(n.recipient_id for n in sent)}
 
 
@@ -246,7 +241,7 @@ def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
 
 @router.get("/conversations", response=list[ConversationOut])
 def list_conversations(request: HttpRequest) -> Any:
-    mine = Conversation.objects.filter(members__user=_me(request))
+    mine = Conversation.objects.filter(members__user=api_user(request))
     meetings = Conversation.objects.filter(kind=Conversation.Kind.MEETING).select_related("meeting")
     result = {c.pk: c for c in mine}
     for conv in meetings.filter(meeting__in=mp.visible_meetings(request.user)):
@@ -260,12 +255,12 @@ def start_conversation(request: HttpRequest, payload: ConversationIn) -> Any:
     members = list(User.objects.filter(pk__in=payload.members).select_related("organisation"))
     if len(members) != len(set(payload.members)):
         raise base_errors.NotFound("No such person.")
-    return Status(201, actions.create_conversation(acting_user=request.user, members=members, title=payload.title))  # type: ignore[arg-type]
+    return Status(201, actions.create_conversation(acting_user=api_user(request), members=members, title=payload.title))
 
 
 @router.post("/meetings/{meeting_id}/conversation", response=ConversationOut, summary="The meeting's group conversation (made on first use)")
 def meeting_conversation(request: HttpRequest, meeting_id: int) -> Any:
-    return actions.meeting_conversation(_meeting(request, meeting_id), acting_user=request.user)  # type: ignore[arg-type]
+    return actions.meeting_conversation(_meeting(request, meeting_id), acting_user=api_user(request))
 
 
 @router.get("/conversations/{conversation_id}/messages", response=list[MessageOut])
@@ -275,17 +270,17 @@ def list_messages(request: HttpRequest, conversation_id: int, before: int | None
     if before:
         qs = qs.filter(pk__lt=before)
     messages = list(qs[: max(1, min(limit, 200))])[::-1]
-    return [actions.message_view(m, request.user) for m in messages]  # type: ignore[arg-type]
+    return [actions.message_view(m, api_user(request)) for m in messages]
 
 
 @router.post("/conversations/{conversation_id}/messages", response={201: MessageOut})
 def post_message(request: HttpRequest, conversation_id: int, payload: MessageIn) -> Any:
     conv = _conversation(request, conversation_id)
-    message = actions.send_message(conv, acting_user=request.user, text=payload.text, document_id=payload.document_id, source_ip=client_ip(request))  # type: ignore[arg-type]
-    return Status(201, actions.message_view(message, request.user))  # type: ignore[arg-type]
+    message = actions.send_message(conv, acting_user=api_user(request), text=payload.text, document_id=payload.document_id, source_ip=client_ip(request))
+    return Status(201, actions.message_view(message, api_user(request)))
 
 
 @router.post("/conversations/{conversation_id}/read")
 def read_conversation(request: HttpRequest, conversation_id: int) -> dict[str, Any]:
-    member = actions.mark_conversation_read(_conversation(request, conversation_id), acting_user=request.user)  # type: ignore[arg-type]
+    member = actions.mark_conversation_read(_conversation(request, conversation_id), acting_user=api_user(request))
     return {"last_read_at": member.last_read_at}

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from ecabinet import errors as base_errors
-from ecabinet.identity.auth import session_or_token
+from ecabinet.identity.auth import api_user, session_or_token
 from ecabinet.identity.models import User
 from ecabinet.identity.permissions import can_see_user, same_government
 from ecabinet.pki import actions, authority, permissions
@@ -77,7 +77,7 @@ def _visible_requests(actor: User) -> QuerySet[EnrolmentRequest]:
 
 @router.get("/requests", response=list[RequestOut], summary="Enrolment requests: the caller's own, and the approval queue for approvers")
 def list_requests(request: HttpRequest, state: str | None = None, mine: bool = False) -> list[dict[str, Any]]:
-    actor: User = request.auth  # type: ignore[attr-defined]
+    actor: User = api_user(request)
     found = _visible_requests(actor)
     if mine:
         found = found.filter(user=actor)
@@ -88,7 +88,7 @@ def list_requests(request: HttpRequest, state: str | None = None, mine: bool = F
 
 @router.post("/requests", response={201: RequestOut}, summary="Send a device's CSR (the private key stays on the device)")
 def create_request(request: HttpRequest, payload: EnrolIn) -> Status:
-    actor: User = request.auth  # type: ignore[attr-defined]
+    actor: User = api_user(request)
     if not permissions.can_enrol(actor):
         raise base_errors.Forbidden("Your role does not sign documents or ballots.")
     req = actions.request_enrolment(
@@ -99,7 +99,7 @@ def create_request(request: HttpRequest, payload: EnrolIn) -> Status:
 
 def _visible_request(request: HttpRequest, request_id: int) -> EnrolmentRequest:
     req = EnrolmentRequest.objects.select_related("user__organisation").filter(pk=request_id).first()
-    if req is None or not permissions.can_see_request(request.auth, req):  # type: ignore[attr-defined]
+    if req is None or not permissions.can_see_request(api_user(request), req):
         raise base_errors.NotFound()
     return req
 
@@ -110,7 +110,7 @@ def get_request(request: HttpRequest, request_id: int) -> dict[str, Any]:
 
 
 def _decidable_request(request: HttpRequest, request_id: int) -> EnrolmentRequest:
-    actor: User = request.auth  # type: ignore[attr-defined]
+    actor: User = api_user(request)
     if not permissions.can_approve_any(actor):
         raise base_errors.Forbidden("Only a secretary or an administrator approves signing keys.")
     req = EnrolmentRequest.objects.select_related("user__organisation").filter(pk=request_id).first()
@@ -124,7 +124,7 @@ def _decidable_request(request: HttpRequest, request_id: int) -> EnrolmentReques
 @router.post("/requests/{request_id}/approve", response=RequestOut, summary="Issue the certificate for a pending request")
 def approve(request: HttpRequest, request_id: int) -> dict[str, Any]:
     req = _decidable_request(request, request_id)
-    actions.approve_enrolment(req, acting_user=request.auth, source_ip=client_ip(request))  # type: ignore[attr-defined]
+    actions.approve_enrolment(req, acting_user=api_user(request), source_ip=client_ip(request))
     req.refresh_from_db()
     return request_out(req)
 
@@ -132,13 +132,13 @@ def approve(request: HttpRequest, request_id: int) -> dict[str, Any]:
 @router.post("/requests/{request_id}/reject", response=RequestOut)
 def reject(request: HttpRequest, request_id: int, payload: RejectIn) -> dict[str, Any]:
     req = _decidable_request(request, request_id)
-    actions.reject_enrolment(req, reason=payload.reason, acting_user=request.auth, source_ip=client_ip(request))  # type: ignore[attr-defined]
+    actions.reject_enrolment(req, reason=payload.reason, acting_user=api_user(request), source_ip=client_ip(request))
     return request_out(req)
 
 
 @router.get("/certificates", response=list[CertificateOut], summary="Signing certificates the caller may see (own, or the government's for staff)")
 def list_certificates(request: HttpRequest, mine: bool = False, user_id: int | None = None) -> list[dict[str, Any]]:
-    actor: User = request.auth  # type: ignore[attr-defined]
+    actor: User = api_user(request)
     found = MemberCertificate.objects.select_related("user__organisation")
     if mine or actor.role not in permissions.OVERSIGHT_ROLES:
         found = found.filter(user=actor)
@@ -149,7 +149,7 @@ def list_certificates(request: HttpRequest, mine: bool = False, user_id: int | N
 
 @router.post("/certificates/import", response={201: CertificateOut}, summary="Register a certificate issued by the imported government CA to a member")
 def import_certificate(request: HttpRequest, payload: ImportCertificateIn) -> Status:
-    actor: User = request.auth  # type: ignore[attr-defined]
+    actor: User = api_user(request)
     if not permissions.can_import_certificates(actor):
         raise base_errors.Forbidden("Only an administrator registers imported certificates.")
     owner = User.objects.select_related("organisation").filter(pk=payload.user_id).first()
@@ -163,7 +163,7 @@ def import_certificate(request: HttpRequest, payload: ImportCertificateIn) -> St
 
 def _visible_certificate(request: HttpRequest, certificate_id: int) -> MemberCertificate:
     cert = MemberCertificate.objects.select_related("user__organisation").filter(pk=certificate_id).first()
-    if cert is None or not permissions.can_see_certificate(request.auth, cert):  # type: ignore[attr-defined]
+    if cert is None or not permissions.can_see_certificate(api_user(request), cert):
         raise base_errors.NotFound()
     return cert
 
@@ -176,7 +176,7 @@ def get_certificate(request: HttpRequest, certificate_id: int) -> dict[str, Any]
 @router.post("/certificates/{certificate_id}/revoke", response=CertificateOut, summary="Revoke at once (lost tablet, left office); the CRL is re-issued")
 def revoke(request: HttpRequest, certificate_id: int, payload: RevokeIn) -> dict[str, Any]:
     cert = _visible_certificate(request, certificate_id)
-    if not permissions.can_revoke_certificate(request.auth, cert):  # type: ignore[attr-defined]
+    if not permissions.can_revoke_certificate(api_user(request), cert):
         raise base_errors.Forbidden("Only the owner, an administrator or the security officer revokes a certificate.")
-    actions.revoke_certificate(cert, reason=payload.reason, acting_user=request.auth, source_ip=client_ip(request))  # type: ignore[attr-defined]
+    actions.revoke_certificate(cert, reason=payload.reason, acting_user=api_user(request), source_ip=client_ip(request))
     return certificate_out(cert)

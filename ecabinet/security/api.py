@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from ecabinet import errors as base_errors
-from ecabinet.identity.auth import session_or_token
+from ecabinet.identity.auth import api_user, session_or_token
 from ecabinet.security import actions, permissions, scanning
 from ecabinet.security.models import SecurityAlert
 from ecabinet.security.schemas import AcknowledgeIn, AlertOut, ScannerOut
@@ -18,7 +18,7 @@ router = Router(auth=session_or_token, tags=["security"])
 
 
 def _officer(request: HttpRequest) -> Any:
-    user = request.auth  # type: ignore[attr-defined]
+    user = api_user(request)
     if not permissions.can_handle_alerts(user):
         raise base_errors.Forbidden("Only the security officer handles security alerts.")
     return user

@@ -214,7 +214,9 @@ def open_poll(poll: Poll, *, acting_user: User, source_ip: str | None = None) ->
         fresh = _locked(poll)
         if fresh.state != Poll.State.DRAFT:
             raise errors.PollWrongState("Only a draft poll can be opened.", state=fresh.state)
-        if fresh.kind == Poll.Kind.ITEM and Meeting.objects.filter(pk=fresh.meeting_id, state=Meeting.State.IN_SESSION).count() == 0:
+        if fresh.kind == Poll.Kind.ITEM and (
+            fresh.meeting_id is None or Meeting.objects.filter(pk=fresh.meeting_id, state=Meeting.State.IN_SESSION).count() == 0
+        ):
             raise errors.PollWrongState("A vote on an agenda item opens while the meeting is in session.", state=fresh.state)
         if fresh.deadline is not None and fresh.deadline <= timezone.now():
             raise errors.PollWrongState("The deadline has already passed.", state=fresh.state)

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
 from ecabinet import errors as base_errors
-from ecabinet.identity.auth import session_or_token
+from ecabinet.identity.auth import api_user, session_or_token
 from ecabinet.identity.models import User
 from ecabinet.meetings.models import AgendaItem, Decision, Meeting
 from ecabinet.voting import actions, decisions, errors, evidence, permissions
@@ -132,14 +132,14 @@ def poll_out(poll: Poll, user: User) -> dict[str, Any]:
 
 def visible_poll(request: HttpRequest, poll_id: int) -> Poll:
     poll = Poll.objects.select_related("meeting", "item__meeting", "organisation").filter(pk=poll_id).first()
-    if poll is None or not permissions.can_see_poll(request.auth, poll):  # type: ignore[attr-defined]
+    if poll is None or not permissions.can_see_poll(api_user(request), poll):
         raise errors.PollNotFound()
     return poll
 
 
 @router.get("/polls", response=list[PollOut], summary="Polls the caller may see, newest first")
 def list_polls(request: HttpRequest, state: str | None = None, meeting_id: int | None = None) -> list[dict[str, Any]]:
-    user: User = request.auth  # type: ignore[attr-defined]
+    user: User = api_user(request)
     found = permissions.visible_polls(user)
     if state:
         found = found.filter(state=state)
@@ -150,7 +150,7 @@ def list_polls(request: HttpRequest, state: str | None = None, meeting_id: int |
 
 @router.post("/polls", response={201: PollOut}, summary="Create a roll-call poll on an agenda item, or a written consultation")
 def create_poll(request: HttpRequest, payload: PollIn) -> Status:
-    user: User = request.auth  # type: ignore[attr-defined]
+    user: User = api_user(request)
     item = None
     if payload.item_id is not None:
         item = AgendaItem.objects.select_related("meeting__organisation").filter(pk=payload.item_id).first()
@@ -176,28 +176,28 @@ def create_poll(request: HttpRequest, payload: PollIn) -> Status:
 
 @router.get("/polls/{poll_id}", response=PollOut)
 def get_poll(request: HttpRequest, poll_id: int) -> dict[str, Any]:
-    return poll_out(visible_poll(request, poll_id), request.auth)  # type: ignore[arg-type]
+    return poll_out(visible_poll(request, poll_id), api_user(request))
 
 
 @router.post("/polls/{poll_id}/open", response=PollOut, summary="Open the poll (the chair or an office secretary)")
 def open_poll(request: HttpRequest, poll_id: int) -> dict[str, Any]:
     poll = visible_poll(request, poll_id)
-    actions.open_poll(poll, acting_user=request.auth, source_ip=client_ip(request))  # type: ignore[arg-type]
+    actions.open_poll(poll, acting_user=api_user(request), source_ip=client_ip(request))
     poll.refresh_from_db()
-    return poll_out(poll, request.auth)  # type: ignore[arg-type]
+    return poll_out(poll, api_user(request))
 
 
 @router.post("/polls/{poll_id}/close", response=PollOut, summary="Close, count with the rule, and sign the result")
 def close_poll(request: HttpRequest, poll_id: int) -> dict[str, Any]:
     poll = visible_poll(request, poll_id)
-    closed = actions.close_poll(poll, acting_user=request.auth, source_ip=client_ip(request))  # type: ignore[arg-type]
-    return poll_out(closed, request.auth)  # type: ignore[arg-type]
+    closed = actions.close_poll(poll, acting_user=api_user(request), source_ip=client_ip(request))
+    return poll_out(closed, api_user(request))
 
 
 @router.post("/polls/{poll_id}/ballots", response={201: ReceiptOut}, summary="Cast a signed ballot; the answer is the receipt")
 def cast_ballot(request: HttpRequest, poll_id: int, payload: BallotIn) -> Status:
     poll = Poll.objects.filter(pk=poll_id).first()
-    user: User = request.auth  # type: ignore[attr-defined]
+    user: User = api_user(request)
     if poll is None or not (permissions.is_cleared_voter(user, poll) or permissions.can_see_poll(user, poll)):
         raise errors.PollNotFound()
     ballot = actions.cast_ballot(
@@ -206,7 +206,7 @@ def cast_ballot(request: HttpRequest, poll_id: int, payload: BallotIn) -> Status
         signature=payload.signature,
         cms=payload.cms,
         totp=payload.totp,
-        acting_user=request.auth,  # type: ignore[arg-type]
+        acting_user=api_user(request),
         source_ip=client_ip(request),
     )
     return Status(201, actions.receipt_for(ballot))
@@ -216,7 +216,7 @@ def cast_ballot(request: HttpRequest, poll_id: int, payload: BallotIn) -> Status
 def receipt(request: HttpRequest, poll_id: int, ballot_sha256: str) -> dict[str, Any]:
     poll = visible_poll(request, poll_id)
     ballot = Ballot.objects.filter(poll=poll, sha256=ballot_sha256.lower()).first()
-    user: User = request.auth  # type: ignore[attr-defined]
+    user: User = api_user(request)
     if ballot is None or not (ballot.voter_id == user.pk or permissions.can_see_results(user, poll)):
         raise errors.ReceiptNotFound()
     return actions.receipt_for(ballot)
@@ -225,7 +225,7 @@ def receipt(request: HttpRequest, poll_id: int, ballot_sha256: str) -> dict[str,
 @router.get("/polls/{poll_id}/results", response=ResultsOut, summary="Live turnout; counts for the chair (or all, per poll); roll-call after closing")
 def results(request: HttpRequest, poll_id: int) -> dict[str, Any]:
     poll = visible_poll(request, poll_id)
-    user: User = request.auth  # type: ignore[attr-defined]
+    user: User = api_user(request)
     data = actions.live_results(poll, public_only=not permissions.can_see_results(user, poll))
     roll = None
     if permissions.can_see_results(user, poll):
@@ -239,9 +239,9 @@ def results(request: HttpRequest, poll_id: int) -> dict[str, Any]:
 @router.get("/polls/{poll_id}/evidence.zip", summary="The evidence folder as a zip (closed polls)")
 def evidence_zip(request: HttpRequest, poll_id: int) -> HttpResponse:
     poll = visible_poll(request, poll_id)
-    if not permissions.can_export_evidence(request.auth, poll):  # type: ignore[attr-defined]
+    if not permissions.can_export_evidence(api_user(request), poll):
         raise errors.PollWrongState("Evidence is exported once the poll is closed.", state=poll.state)
-    files = evidence.export(poll, acting_user=request.auth, source_ip=client_ip(request), channel="api")
+    files = evidence.export(poll, acting_user=api_user(request), source_ip=client_ip(request), channel="api")
     response = HttpResponse(evidence.as_zip(files, f"poll-{poll.pk}"), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="poll-{poll.pk}-evidence.zip"'
     return response
@@ -266,7 +266,7 @@ def document_out(doc: SignedDocument) -> dict[str, Any]:
 @router.post("/meetings/{meeting_id}/minutes/signed", response={201: SignedDocumentOut}, summary="Sign the approved minutes (PAdES B-LT, office seal)")
 def sign_minutes(request: HttpRequest, meeting_id: int) -> Status:
     meeting = Meeting.objects.filter(pk=meeting_id).first()
-    user: User = request.auth  # type: ignore[attr-defined]
+    user: User = api_user(request)
     if meeting is None or not permissions.meeting_permissions.can_see_meeting(user, meeting):
         raise base_errors.NotFound()
     doc = decisions.sign_minutes(meeting, acting_user=user, source_ip=client_ip(request))
@@ -276,7 +276,7 @@ def sign_minutes(request: HttpRequest, meeting_id: int) -> Status:
 @router.post("/decisions/{decision_id}/signed", response={201: SignedDocumentOut}, summary="Sign a decision as PDF (PAdES B-LT, office seal)")
 def sign_decision(request: HttpRequest, decision_id: int) -> Status:
     decision = Decision.objects.select_related("item__meeting").filter(pk=decision_id).first()
-    user: User = request.auth  # type: ignore[attr-defined]
+    user: User = api_user(request)
     if decision is None or not permissions.meeting_permissions.can_see_item(user, decision.item):
         raise base_errors.NotFound()
     doc = decisions.sign_decision(decision, acting_user=user, source_ip=client_ip(request))
@@ -285,7 +285,7 @@ def sign_decision(request: HttpRequest, decision_id: int) -> Status:
 
 @router.get("/signed-documents", response=list[SignedDocumentOut], summary="Signed PDFs the caller may see")
 def list_documents(request: HttpRequest, meeting_id: int | None = None) -> list[dict[str, Any]]:
-    user: User = request.auth  # type: ignore[attr-defined]
+    user: User = api_user(request)
     found = SignedDocument.objects.select_related("meeting", "decision__item", "certificate")
     if meeting_id is not None:
         found = found.filter(meeting_id=meeting_id)
@@ -295,7 +295,7 @@ def list_documents(request: HttpRequest, meeting_id: int | None = None) -> list[
 @router.get("/signed-documents/{document_id}/pdf", summary="The signed PDF")
 def document_pdf(request: HttpRequest, document_id: int) -> HttpResponse:
     doc = SignedDocument.objects.select_related("meeting", "decision__item", "certificate").filter(pk=document_id).first()
-    user: User = request.auth  # type: ignore[attr-defined]
+    user: User = api_user(request)
     if doc is None or not decisions.can_see_document(user, doc):
         raise base_errors.NotFound()
     response = HttpResponse(decisions.read_pdf(doc), content_type="application/pdf")

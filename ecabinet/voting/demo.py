@@ -47,12 +47,12 @@ class InProcessApi:
         self.token = token
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {self.token}", "HTTP_ACCEPT": "application/json"}
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         url = "/api/v1" + path
         if method == "GET":
-            response = self.client.get(url, **headers)
+            response = self.client.get(url, headers=headers)
         else:
-            response = self.client.generic(method, url, json.dumps(body or {}), content_type="application/json", **headers)
+            response = self.client.generic(method, url, json.dumps(body or {}), content_type="application/json", headers=headers)
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.content[:300]!r}")
         return response.json()

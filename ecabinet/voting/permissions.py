@@ -54,7 +54,8 @@ def can_manage_poll(user: Any, poll: Poll) -> bool:
     if not can_see_poll(user, poll):
         return False
     if poll.kind == Poll.Kind.ITEM:
-        return meeting_permissions.can_run_session(user, poll.meeting)
+        # An item poll always has its meeting (poll_kind_matches_item).
+        return poll.meeting is not None and meeting_permissions.can_run_session(user, poll.meeting)
     return _runs_consultations(user)
 
 
@@ -80,9 +81,9 @@ def can_export_evidence(user: Any, poll: Poll) -> bool:
 
 def visible_polls(user: Any) -> QuerySet[Poll]:
     """Polls the user may see (item visibility is checked per poll by the caller's filter)."""
-    if not is_signed_in(user) or user.organisation is None:
+    gov = _government_id(user) if is_signed_in(user) else None
+    if gov is None:  # signed out, or in no organisation
         return Poll.objects.none()
-    gov = _government_id(user)
     base = Poll.objects.filter(organisation_id=gov, classification__lte=user.clearance).select_related("meeting", "item", "organisation")
     if _runs_consultations(user):
         return base

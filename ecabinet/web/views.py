@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ecabinet.errors import ECabinetError
+from ecabinet.errors import ECabinetError, NotAuthenticated
 from ecabinet.identity import actions, permissions
 from ecabinet.identity.core import totp
 from ecabinet.identity.models import Clearance, Device, LoginThrottle, User, UserSession
@@ -44,6 +44,14 @@ def mfa_login_required(view: Any) -> Any:
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
     return wrapped
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The signed-in user of a view behind ``mfa_login_required`` (or ``login_required``), typed."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
 
 
 @require_http_methods(["GET", "POST"])

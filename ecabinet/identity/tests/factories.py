@@ -30,7 +30,7 @@ class MinistryFactory(factory.django.DjangoModelFactory):
     parent = factory.SubFactory(GovernmentFactory)
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     """A user with a known password and, unless ``mfa=False``, an enrolled authenticator.
 
     The TOTP secret in clear is left on ``user.test_totp_secret`` so tests can make codes.
