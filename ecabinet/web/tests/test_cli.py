@@ -109,6 +109,10 @@ def test_demo_code_is_refused_in_production(tmp_path: Path) -> None:
     result = procs.ecabinet(env, "demo-code", "thutuong", check=False)
     assert result.returncode != 0
     assert "demo-code is for the embedded demo only" in result.stderr
+    # Nor may the demo accounts, which share a published password, be created there.
+    seeded = procs.ecabinet(env, "seed-demo", "--if-empty", check=False)
+    assert seeded.returncode != 0
+    assert "seed-demo is for the embedded demo only" in seeded.stderr
 
 
 def test_createadmin_reads_the_password_from_the_environment(installed: tuple[dict[str, str], str]) -> None:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from ecabinet.identity import demo
 
@@ -14,6 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--if-empty", action="store_true", help="do nothing if any user exists (make run uses this)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            # The demo accounts share a published password: they must never exist in a real government.
+            raise CommandError("seed-demo is for the embedded demo only; use 'ecabinet createadmin' in production")
         if demo.is_seeded():
             if not options["if_empty"]:
                 self.stderr.write("The database already has users; the demo government is only created in an empty one.")
