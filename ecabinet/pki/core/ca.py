@@ -194,6 +194,20 @@ def member_name(*, full_name: str, user_id: int | str, organisation: str) -> x50
     return x509.Name(attributes)
 
 
+# Members and the TSA sign only: digitalSignature + nonRepudiation (contentCommitment), nothing else.
+SIGNING_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=True,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
 def issue_member_certificate(
     ca_signer: Signer,
     ca: x509.Certificate,
@@ -207,21 +221,10 @@ def issue_member_certificate(
     now: datetime | None = None,
 ) -> x509.Certificate:
     """A signing certificate for one member's device key: digitalSignature + nonRepudiation."""
-    usage = x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=True,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
     builder = (
         _base_builder(member_name(full_name=full_name, user_id=user_id, organisation=organisation), ca.subject, public_key, _utc(now) - BACKDATE, days)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(usage, critical=True)
+        .add_extension(SIGNING_KEY_USAGE, critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(_authority_key_id(ca), critical=False)
     )
@@ -240,21 +243,10 @@ def issue_tsa_certificate(
     now: datetime | None = None,
 ) -> x509.Certificate:
     """RFC 3161 requires the time-stamping EKU, alone and critical."""
-    usage = x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=True,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
     builder = (
         _base_builder(_ca_name(common_name, organisation), ca.subject, public_key, _utc(now) - BACKDATE, days)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(usage, critical=True)
+        .add_extension(SIGNING_KEY_USAGE, critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
         .add_extension(_authority_key_id(ca), critical=False)
     )

@@ -64,7 +64,8 @@ ODF_MIMETYPES = {b"application/vnd.oasis.opendocument.text": ODT, b"application/
 ZIP_BASED = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ZIP})
 
 MAX_NAME_BYTES = 255
-# What reading a damaged archive can raise, from the zipfile module and the decompressors under it.
+# What reading a damaged archive can raise, from the zipfile module and the decompressors under it
+# (zipfile raises NotImplementedError for a compression method it does not support).
 ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, NotImplementedError, KeyError, RuntimeError)
 
 
