@@ -113,18 +113,22 @@ def metadata_text(document: Document) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def index_version(version_id: int) -> int:
+def index_version(version_id: int, *, version: DocumentVersion | None = None) -> int:
     """Fill every page's folded search text (and page 0, the metadata); the database indexes it.
 
     Idempotent: page rows are updated in place, so running it twice changes nothing.
-    Returns the number of pages indexed.
+    Returns the number of pages indexed. The pipeline passes the ``version`` it holds (with its
+    document) to save reading it again.
     """
-    version = DocumentVersion.objects.select_related("document").get(pk=version_id)
+    if version is None or version.pk != version_id:
+        version = DocumentVersion.objects.select_related("document").get(pk=version_id)
     with transaction.atomic():
         meta = metadata_text(version.document)
-        PageText.objects.update_or_create(
-            version=version, number=0, defaults={"text": meta, "search_text": textnorm.search_text(meta), "source": PageText.Source.METADATA}
-        )
+        page0 = {"text": meta, "search_text": textnorm.search_text(meta), "source": PageText.Source.METADATA}
+        # An UPDATE, then an INSERT only if there was no row: update_or_create's SELECT and savepoint
+        # cost more than the rest of the step on the embedded default.
+        if not PageText.objects.filter(version=version, number=0).update(**page0):
+            PageText.objects.create(version=version, number=0, **page0)
         # The extract step folds each page as it stores it; fill in any page stored without.
         changed = []
         for page in PageText.objects.filter(version=version, number__gt=0, search_text="").exclude(text="").only("pk", "text"):
