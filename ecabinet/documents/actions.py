@@ -453,6 +453,8 @@ def record_copy_movement(
 ) -> CopyMovement:
     with transaction.atomic():
         locked = RegistryRecord.objects.select_for_update().get(pk=rec.pk)
+        if kind == CopyMovement.Kind.HANDED_OUT and locked.closed_at is not None:
+            raise errors.RecordClosed("Its paper was archived or destroyed; no copy can be handed out.")
         if not 1 <= copy_number <= locked.copies_total:
             raise errors.NoCopyOut(f"Copies are numbered 1 to {locked.copies_total}.")
         out = locked.copies_out()

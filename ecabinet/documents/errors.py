@@ -79,6 +79,11 @@ class CopyAlreadyOut(Conflict):
     title = "That copy is already handed out"
 
 
+class RecordClosed(Conflict):
+    code = "registry_record_closed"
+    title = "The registry record is closed: its paper was archived or destroyed"
+
+
 class ViewOnly(ECabinetError):
     """Confidential documents are read in the reader, never downloaded as files."""
 

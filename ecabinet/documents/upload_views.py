@@ -1,6 +1,6 @@
-"""Tablet pages for secretaries: drop files into a meeting's agenda item (each file goes through
-the upload API and the pipeline, and the page shows where each one is), and the paper registry
-of documents too secret to exist here in electronic form."""
+"""Tablet page for secretaries: drop files into a meeting's agenda item (each file goes through
+the upload API and the pipeline, and the page shows where each one is). The paper registry of
+documents too secret to exist here in electronic form has its pages in ``registry_views``."""
 
 from __future__ import annotations
 
@@ -67,31 +67,3 @@ def upload_page(request: HttpRequest, meeting_id: int) -> HttpResponse:
         "can_keep_registry": permissions.can_keep_registry(user, user.organisation),  # type: ignore[arg-type]
     }
     return render(request, "documents/upload.html", context)
-
-
-@require_GET
-@mfa_login_required
-def registry_page(request: HttpRequest, meeting_id: int | None = None) -> HttpResponse:
-    user = signed_in_user(request)
-    meeting = None
-    if meeting_id is not None:
-        meeting = Meeting.objects.filter(pk=meeting_id).first()
-        if meeting is None or not meeting_permissions.can_see_meeting(user, meeting):
-            raise Http404()
-    records = [r for r in permissions.visible_records(user) if meeting is None or r.meeting_id == meeting.pk]
-    rows = []
-    for record in records:
-        if record.item is not None and not meeting_permissions.can_see_item(user, record.item):
-            item_title = ""
-        else:
-            item_title = f"{record.item.order}. {record.item.title}" if record.item else ""
-        rows.append(
-            {
-                "record": record,
-                "classification": Clearance(record.classification).label,
-                "copies_out": len(record.copies_out()),
-                "item": item_title,
-                "meeting": record.meeting if record.meeting and meeting_permissions.can_see_meeting(user, record.meeting) else None,
-            }
-        )
-    return render(request, "documents/registry.html", {"meeting": meeting, "rows": rows})
