@@ -71,8 +71,9 @@ def version_out(version: DocumentVersion) -> dict[str, Any]:
     }
 
 
-def document_out(document: Document, *, with_versions: bool = False) -> dict[str, Any]:
-    versions = list(document.versions.select_related("uploaded_by", "stored").order_by("-number"))
+def document_out(document: Document, user: User, *, with_versions: bool = False) -> dict[str, Any]:
+    # Only the versions this caller may see: members get ready ones only (``permissions``).
+    versions = permissions.visible_versions(user, document)
     current = next((v for v in versions if v.is_ready), None)
     body = {
         "id": document.pk,
@@ -88,6 +89,7 @@ def document_out(document: Document, *, with_versions: bool = False) -> dict[str
         "created_at": document.created_at,
         "current_version": version_out(current) if current else None,
         "latest_version": version_out(versions[0]) if versions else None,
+        "newer_version_status": permissions.newer_version_status(document),
     }
     if with_versions:
         body["versions"] = [version_out(v) for v in versions]
@@ -131,7 +133,7 @@ def _meeting_and_item(user: User, meeting_id: int | None, item_id: int | None) -
 def list_documents(request: HttpRequest, meeting_id: int | None = None, item_id: int | None = None) -> list[dict[str, Any]]:
     user = api_user(request)
     meeting, item = _meeting_and_item(user, meeting_id, item_id)
-    return [document_out(d) for d in permissions.visible_documents(user, meeting=meeting, item=item)]
+    return [document_out(d, user) for d in permissions.visible_documents(user, meeting=meeting, item=item)]
 
 
 @router.post("/documents", response={201: VersionOut}, summary="Upload a new document (multipart: file + metadata fields)")
@@ -272,13 +274,13 @@ def download(request: HttpRequest, version_id: int) -> HttpResponseBase:
 
 @router.get("/documents/{document_id}", response=DocumentDetailOut)
 def get_document(request: HttpRequest, document_id: int) -> dict[str, Any]:
-    return document_out(_document(request, document_id), with_versions=True)
+    return document_out(_document(request, document_id), api_user(request), with_versions=True)
 
 
 @router.get("/documents/{document_id}/versions", response=list[VersionOut])
 def list_versions(request: HttpRequest, document_id: int) -> list[dict[str, Any]]:
     document = _document(request, document_id)
-    return [version_out(v) for v in document.versions.select_related("uploaded_by", "stored").order_by("-number")]
+    return [version_out(v) for v in permissions.visible_versions(api_user(request), document)]
 
 
 @router.post("/documents/{document_id}/versions", response={201: VersionOut}, summary="Upload a new version (multipart: file + change_note)")
@@ -309,6 +311,7 @@ def entry_out(entry: DossierEntry) -> dict[str, Any]:
         "frozen_version_id": entry.frozen_version_id,
         "current_version_id": current.pk if current else None,
         "changed_after_publication": bool(entry.frozen_version_id and current and current.pk != entry.frozen_version_id),
+        "newer_version_status": permissions.newer_version_status(entry.document),
     }
 
 

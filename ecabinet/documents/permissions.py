@@ -5,6 +5,17 @@ classification, and who either
 - may see a meeting or agenda item the document is linked to (``meetings.permissions``), or
 - uploaded it, or is a secretary of its owner organisation.
 Everything else is a 404 and never appears in lists or counts.
+
+Versions that are not ready (queued, being scanned, held because a scanner is down, quarantined,
+failed) are seen, with their state and the reason, only by the people who can act on them: the
+uploader, the owner organisation's secretaries and the government office's secretaries (who
+prepare the dossiers). Everyone else (ministers reading the dossier on a tablet) sees only ready
+versions, and a document with no ready version does not exist for them: it is left out of the
+dossier, lists, counts and search rather than shown as "being checked", because a quarantined or
+failed upload will never become readable and a held one may wait for days; the live
+"version ready" event makes it appear when it can be opened. When an older version is ready and
+the newest is not, they read the ready one and are told only that a newer upload is being checked
+or was refused, never the scan findings (``newer_version_status``).
 """
 
 from __future__ import annotations
@@ -42,15 +53,27 @@ def entry_visible(user: Any, entry: DossierEntry) -> bool:
     return meeting_permissions.can_see_meeting(user, entry.meeting)
 
 
+def sees_unfinished(user: Any, document: Document) -> bool:
+    """May see versions that are not ready, their state and why (given ``can_see_document``)."""
+    if not is_signed_in(user):
+        return False
+    return is_owner_secretary(user, document) or meeting_permissions.is_office_secretary(user) or _uploaded(user, document)
+
+
+def has_ready_version(document: Document) -> bool:
+    return document.versions.filter(state=DocumentVersion.State.READY).exists()
+
+
 def can_see_document(user: Any, document: Document) -> bool:
     if not is_signed_in(user) or not same_government(user, document.owner_organisation):
         return False
     if user.clearance < document.classification:
         return False
-    if is_owner_secretary(user, document) or _uploaded(user, document):
-        return True
-    entries = document.dossier_entries.select_related("meeting", "item__meeting")
-    return any(entry_visible(user, entry) for entry in entries)
+    if not (is_owner_secretary(user, document) or _uploaded(user, document)):
+        entries = document.dossier_entries.select_related("meeting", "item__meeting")
+        if not any(entry_visible(user, entry) for entry in entries):
+            return False
+    return sees_unfinished(user, document) or has_ready_version(document)
 
 
 def visible_documents_qs(user: Any) -> QuerySet[Document]:
@@ -68,7 +91,13 @@ def visible_documents_qs(user: Any) -> QuerySet[Document]:
     reach = Q(created_by=user) | Exists(DocumentVersion.objects.filter(document=OuterRef("pk"), uploaded_by=user)) | Exists(entries)
     if user.role == Role.SECRETARY:
         reach |= Q(owner_organisation_id=user.organisation_id)
-    return Document.objects.filter(owner_organisation_id__in=orgs, classification__lte=user.clearance).filter(reach)
+    # Who sees documents with no ready version: the uploader, the owner's and the office's secretaries.
+    own = Q(owner_organisation_id=user.organisation_id) if user.role == Role.SECRETARY else Q(pk__in=[])
+    unfinished = Q(created_by=user) | own | Exists(DocumentVersion.objects.filter(document=OuterRef("pk"), uploaded_by=user))
+    qs = Document.objects.filter(owner_organisation_id__in=orgs, classification__lte=user.clearance).filter(reach)
+    if meeting_permissions.is_office_secretary(user):
+        return qs
+    return qs.filter(unfinished | Exists(DocumentVersion.objects.filter(document=OuterRef("pk"), state=DocumentVersion.State.READY)))
 
 
 def visible_documents(user: Any, *, meeting: Meeting | None = None, item: AgendaItem | None = None) -> list[Document]:
@@ -107,7 +136,27 @@ def can_link(user: Any, document: Document, meeting: Meeting, item: AgendaItem |
 
 
 def can_see_version(user: Any, version: DocumentVersion) -> bool:
-    return can_see_document(user, version.document)
+    return can_see_document(user, version.document) and (version.is_ready or sees_unfinished(user, version.document))
+
+
+def visible_versions(user: Any, document: Document) -> list[DocumentVersion]:
+    """The document's versions ``user`` may see, newest first (given ``can_see_document``)."""
+    qs = document.versions.select_related("uploaded_by", "stored").order_by("-number")
+    if not sees_unfinished(user, document):
+        qs = qs.filter(state=DocumentVersion.State.READY)
+    return list(qs)
+
+
+def newer_version_status(document: Document) -> str | None:
+    """What anyone who may see the document is told about a newest version that is not its
+    current (ready) one: ``"checking"`` (queued, in the pipeline or held for a scanner),
+    ``"refused"`` (quarantined or failed), or None. No reason and no findings: those are for the
+    people ``sees_unfinished`` names, and the security officer's alerts."""
+    newest = document.versions.order_by("-number").only("state").first()
+    if newest is None or newest.is_ready:
+        return None
+    refused = newest.state in (DocumentVersion.State.QUARANTINED, DocumentVersion.State.FAILED)
+    return "refused" if refused else "checking"
 
 
 def can_read_content(user: Any, version: DocumentVersion) -> bool:

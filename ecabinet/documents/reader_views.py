@@ -10,12 +10,13 @@ from django.views.decorators.http import require_GET
 from ecabinet.documents import permissions, reader_actions, search
 from ecabinet.documents.models import Document, DocumentVersion, DossierEntry
 from ecabinet.documents.reader_api import device_label, dossier_reads, open_payload
+from ecabinet.documents.registry_views import registry_rows
 from ecabinet.documents.upload_views import upload_targets
 from ecabinet.identity.models import Clearance
 from ecabinet.meetings import permissions as meeting_permissions
 from ecabinet.meetings.models import Meeting
 from ecabinet.web.net import client_ip
-from ecabinet.web.views import mfa_login_required
+from ecabinet.web.views import mfa_login_required, signed_in_user
 
 
 def _meeting(request: HttpRequest, meeting_id: int) -> Meeting:
@@ -28,25 +29,42 @@ def _meeting(request: HttpRequest, meeting_id: int) -> Meeting:
 @require_GET
 @mfa_login_required
 def dossier(request: HttpRequest, meeting_id: int) -> HttpResponse:
-    user = request.user
+    """The meeting's documents, and its paper-only (registry) documents as rows without a file.
+
+    Who sees what of a version that is not ready is decided in ``permissions``: a member sees only
+    documents with a ready version (and a one-line note when a newer upload is being checked or was
+    refused); the uploader and the secretaries see each unfinished version's state and reason.
+    """
+    user = signed_in_user(request)
     meeting = _meeting(request, meeting_id)
     entries = DossierEntry.objects.filter(meeting=meeting).select_related("document__owner_organisation", "item__meeting", "meeting", "frozen_version")
     rows = []
     for entry in entries:
         if not (permissions.can_see_document(user, entry.document) and permissions.entry_visible(user, entry)):
             continue
-        current = entry.document.current_version()
+        versions = permissions.visible_versions(user, entry.document)
+        current = next((v for v in versions if v.is_ready), None)
+        latest = versions[0] if versions else None
         rows.append(
             {
                 "entry": entry,
                 "document": entry.document,
                 "version": current,
+                # Only for those who may see unfinished versions: the newest one, when it is not the one read.
+                "unfinished": latest if latest is not None and latest != current else None,
+                "newer": permissions.newer_version_status(entry.document),
                 "classification": Clearance(entry.document.classification).label,
                 "changed": bool(entry.frozen_version_id and current and current.pk != entry.frozen_version_id),
             }
         )
     whole_meeting, items = upload_targets(user, meeting)
-    context = {"meeting": meeting, "rows": rows, "can_see_reads": permissions.can_see_reads(user, meeting), "can_upload": whole_meeting or bool(items)}
+    context = {
+        "meeting": meeting,
+        "rows": rows,
+        "paper_rows": registry_rows(user, meeting),
+        "can_see_reads": permissions.can_see_reads(user, meeting),
+        "can_upload": whole_meeting or bool(items),
+    }
     return render(request, "documents/dossier.html", context)
 
 
@@ -78,11 +96,21 @@ def reader(request: HttpRequest, version_id: int) -> HttpResponse:
     )
 
 
+SEARCH_PAGE_SIZE = 50
+
+
 @require_GET
 @mfa_login_required
 def search_page(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")[:500]
-    hits = search.search(request.user, query, limit=50) if query.strip() else []
+    """Search, SEARCH_PAGE_SIZE documents a page (``?page=``); a page number that is not one
+    shows the first page, one past the end shows none but still says how many there are."""
+    query = request.GET.get("q", "")[: search.MAX_QUERY_CHARS]
+    last_page = search.MAX_OFFSET // SEARCH_PAGE_SIZE + 1
+    raw = request.GET.get("page", "1")
+    number = min(int(raw), last_page) if raw.isdigit() and int(raw) >= 1 else 1
+    offset = (number - 1) * SEARCH_PAGE_SIZE
+    results = search.search_page(request.user, query, limit=SEARCH_PAGE_SIZE, offset=offset) if query.strip() else search.Results(0, [])
+    hits = results.hits
     for hit in hits:
         pieces, last = [], 0
         for start, end in hit.highlights:
@@ -91,7 +119,18 @@ def search_page(request: HttpRequest) -> HttpResponse:
             last = end
         pieces.append((hit.snippet[last:], False))
         hit.pieces = pieces  # type: ignore[attr-defined]
-    return render(request, "documents/search.html", {"query": query, "hits": hits})
+    pages = min(max(1, -(-results.total // SEARCH_PAGE_SIZE)), last_page)
+    context = {
+        "query": query,
+        "hits": hits,
+        "total": results.total,
+        "page": number,
+        "pages": pages,
+        "previous_page": number - 1 if number > 1 else None,
+        "next_page": number + 1 if number < pages else None,
+        "first_rank": offset + 1,
+    }
+    return render(request, "documents/search.html", context)
 
 
 @require_GET

@@ -80,6 +80,9 @@ class DocumentOut(Schema):
     created_at: datetime
     current_version: VersionOut | None
     latest_version: VersionOut | None
+    newer_version_status: Literal["checking", "refused"] | None = Field(
+        description="The newest version is not the current one: still being checked, or refused by the security check (no details)"
+    )
 
 
 class DocumentDetailOut(DocumentOut):
@@ -102,6 +105,7 @@ class DossierEntryOut(Schema):
     frozen_version_id: int | None
     current_version_id: int | None
     changed_after_publication: bool
+    newer_version_status: Literal["checking", "refused"] | None
 
 
 class PolicyOut(Schema):

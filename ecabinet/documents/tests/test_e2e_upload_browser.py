@@ -3,8 +3,9 @@
 A secretary drops 20 files into an agenda item on the upload page: 18 Vietnamese PDFs (fpdf2 +
 DejaVu), one file carrying the EICAR test string and one PDF with JavaScript (pikepdf). The
 EICAR file is quarantined with its reason shown; the JavaScript PDF is disarmed and becomes
-readable, the page saying what was removed; the rest become ready. Then a member on a tablet
-opens the dossier, opens a document in the reader, sees the watermark, pins a note, and finds
+readable, the page saying what was removed; the rest become ready. The secretary's dossier shows
+the quarantined upload's state; a member's leaves it out. Then a member on a tablet opens the
+dossier, opens a document in the reader, sees the watermark, pins a note, and finds
 a document by typing words without diacritics.
 
 (Altering a stored file on disk: test_integrity_and_cli.py proves the refusal and the alert.)
@@ -79,14 +80,26 @@ def test_secretary_drops_twenty_files_member_reads_annotates_and_searches(cabine
     assert states == ["quarantined"] + ["ready"] * 19
     assert DossierEntry.objects.filter(item=item).count() == 20
 
+    # The secretary's dossier shows the quarantined upload with its state and reason.
+    eicar_doc = DocumentVersion.objects.get(filename="ghi-chu.txt").document_id
+    secretary.locator("#dossier-link").click()
+    expect(secretary.locator("table.dossier tbody tr")).to_have_count(20)
+    refused = secretary.locator(f'tr[data-document="{eicar_doc}"]')
+    expect(refused.locator(".version-state")).to_have_attribute("data-state", "quarantined")
+    expect(refused.locator("a.button")).to_have_count(0)
+
     # A member on a tablet: the dossier, a document in the reader, the watermark, a note.
     member = cabinet.members[0]
     tablet = new_page()
     sign_in(tablet, member)
     tablet.goto(f"/documents/meetings/{cabinet.meeting.pk}/dossier/")
     land = DocumentVersion.objects.get(filename="van-ban-01.pdf")
-    expect(tablet.locator("table.dossier tbody tr")).to_have_count(20)
-    expect(tablet.locator("table.dossier tbody tr a.button")).to_have_count(19)  # the quarantined file has no readable version
+    # The quarantined file never had a readable version: not in the member's dossier at all
+    # (not "being checked" forever); every row the member sees can be opened.
+    expect(tablet.locator("table.dossier tbody tr")).to_have_count(19)
+    expect(tablet.locator("table.dossier tbody tr a.button")).to_have_count(19)
+    expect(tablet.locator(f'tr[data-document="{eicar_doc}"]')).to_have_count(0)
+    expect(tablet.locator(".version-state")).to_have_count(0)
     tablet.locator(f'tr[data-document="{land.document_id}"] a.button').click()
     expect(tablet).to_have_url(re.compile(rf"/documents/versions/{land.pk}/read/$"))
     expect(tablet.locator("#reader")).to_have_attribute("data-rendered", "1", timeout=30_000)

@@ -80,9 +80,11 @@ def test_secret_exists_only_as_a_registry_record(api, cabinet, login_client):
     assert f'data-record="{record.pk}"' in login_client(cabinet.chair).get(f"/documents/meetings/{cabinet.meeting.pk}/registry/").content.decode()
     member_page = login_client(cabinet.members[0]).get(f"/documents/meetings/{cabinet.meeting.pk}/registry/").content.decode()
     assert f'data-record="{record.pk}"' not in member_page and 'id="no-records"' in member_page
-    # Nowhere else: not in the dossier, the document list or search.
+    # In the dossier only as a paper-only row (no file, no reader link); not in the document list or search.
     dossier = keeper_client.get(f"/documents/meetings/{cabinet.meeting.pk}/dossier/").content.decode()
-    assert "tối mật" not in dossier
+    paper_row = dossier.split(f'<tr class="paper-only" data-record="{record.pk}">')[1].split("</tr>")[0]
+    assert "Phương án đất đai tối mật" in paper_row and "/read/" not in paper_row and f"/documents/registry/{record.pk}/" in paper_row
+    assert "tối mật" not in "".join(re.findall(r"<tr data-document=.*?</tr>", dossier, re.S))
     listed = api.get(keeper, f"/api/v1/documents?meeting_id={cabinet.meeting.pk}").json()
     assert all("tối mật" not in d["title"] for d in listed)
     assert search.search(keeper, "phuong an dat dai toi mat") == []

@@ -21,9 +21,14 @@ from ecabinet.meetings.tests.factories import AgendaItemFactory, ItemGuestFactor
 pytestmark = pytest.mark.django_db
 
 
-def _document(owner, creator, level, n):
+# Every state a version can end or wait in: a document with no ready version is seen only by
+# those who can act on it (uploader, secretaries), so the states must vary across the fixture.
+STATES = [s for s in DocumentVersion.State.values]
+
+
+def _document(owner, creator, level, n, state=DocumentVersion.State.READY):
     doc = Document.objects.create(title=f"Tài liệu {n}", owner_organisation=owner, created_by=creator, classification=level)
-    DocumentVersion.objects.create(document=doc, number=1, filename=f"{n}.pdf", uploaded_by=creator, size=1, original_sha256="0" * 64)
+    DocumentVersion.objects.create(document=doc, number=1, filename=f"{n}.pdf", uploaded_by=creator, size=1, original_sha256="0" * 64, state=state)
     return doc
 
 
@@ -67,13 +72,26 @@ def world(cabinet):
     levels = [Clearance.PUBLIC, Clearance.INTERNAL, Clearance.CONFIDENTIAL]
     docs = []
     for n, ((meeting, item), (owner, creator), level) in enumerate(itertools.product(places, owners, levels)):
-        doc = _document(owner, creator, level, n)
+        doc = _document(owner, creator, level, n, state=STATES[n % len(STATES)] if n % 2 else DocumentVersion.State.READY)
         if meeting is not None:
             DossierEntry.objects.create(meeting=meeting, item=item, document=doc, added_by=creator)
         docs.append(doc)
     # One document uploaded (as a new version) by someone other than its creator, and one of
     # another government.
     DocumentVersion.objects.create(document=docs[-1], number=2, filename="v2.pdf", uploaded_by=c.members[0], size=1, original_sha256="1" * 64)
+    # A ready first version with a quarantined second one, on an item members see.
+    refused_newer = _document(c.office, c.office_secretary, Clearance.PUBLIC, "r")
+    DossierEntry.objects.create(meeting=c.meeting, item=c.items[0], document=refused_newer, added_by=c.office_secretary)
+    DocumentVersion.objects.create(
+        document=refused_newer,
+        number=2,
+        filename="r2.pdf",
+        uploaded_by=c.office_secretary,
+        size=1,
+        original_sha256="2" * 64,
+        state=DocumentVersion.State.QUARANTINED,
+    )
+    docs.append(refused_newer)
     docs.append(_document(foreign_gov, foreign_secretary, Clearance.PUBLIC, "x"))
     people = [
         c.office_secretary,
@@ -88,7 +106,7 @@ def world(cabinet):
         other_secretary,
         foreign_secretary,
     ]
-    return {"docs": docs, "people": people, "meetings": [c.meeting, closed, elsewhere]}
+    return {"docs": docs, "people": people, "meetings": [c.meeting, closed, elsewhere], "refused_newer": refused_newer}
 
 
 def test_queryset_equals_the_per_document_check_for_every_role(world):
@@ -103,6 +121,34 @@ def test_queryset_equals_the_per_document_check_for_every_role(world):
     # The fixture is not trivial: some see many, some few, nobody everything.
     counts = sorted(len(permissions.visible_documents(u)) for u in world["people"])
     assert counts[0] < counts[-1] < len(world["docs"])
+
+
+def test_unfinished_versions_are_seen_only_by_those_who_can_act_on_them(world, cabinet):
+    """Members see a document only once a version is ready, and only ready versions; the
+    uploader and the secretaries see every version. Held equal for every role and document."""
+    unfinished_seen = set()
+    for user in world["people"]:
+        for doc in world["docs"]:
+            if not permissions.can_see_document(user, doc):
+                continue
+            versions = list(doc.versions.all())
+            seen = {v.pk for v in versions if permissions.can_see_version(user, v)}
+            assert {v.pk for v in permissions.visible_versions(user, doc)} == seen
+            if permissions.sees_unfinished(user, doc):
+                assert seen == {v.pk for v in versions}
+                if any(not v.is_ready for v in versions):
+                    unfinished_seen.add(user.role)
+            else:
+                # Nothing a member may not open: at least one version, and all of them ready.
+                assert seen and all(v.is_ready for v in versions if v.pk in seen), (user.full_name, doc.title)
+    assert {Role.SECRETARY} <= unfinished_seen
+    member, refused = cabinet.members[0], world["refused_newer"]
+    assert [v.number for v in permissions.visible_versions(member, refused)] == [1]
+    assert [v.number for v in permissions.visible_versions(cabinet.office_secretary, refused)] == [2, 1]
+    assert permissions.newer_version_status(refused) == "refused"
+    # A member does not see a document whose only version is quarantined, held, failed or queued.
+    hidden = [d for d in world["docs"] if not permissions.has_ready_version(d)]
+    assert hidden and not any(d in permissions.visible_documents(member) for d in hidden)
 
 
 def test_meeting_and_item_querysets_equal_their_checks(world):
