@@ -27,6 +27,7 @@ from ecabinet.documents.core import crypto
 from ecabinet.documents.models import StoredBlob
 
 COPY_CHUNK = 1024 * 1024
+SPOOL_BYTES = 16 * 1024 * 1024
 
 
 class BlobTooLarge(Exception):
@@ -44,9 +45,10 @@ def write_blob(src: BinaryIO, *, purpose: str, max_bytes: int | None = None) -> 
     ring = keys.keyring()
     data_key = crypto.new_data_key()
     kid, wrapped = ring.wrap(data_key)
-    with tempfile.TemporaryFile(dir=temp_dir()) as encrypted:
+    # Ciphertext only, so it may sit in memory; past SPOOL_BYTES it goes to a private temporary file.
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, dir=str(temp_dir())) as encrypted:
         try:
-            result = crypto.encrypt_stream(src, encrypted, data_key, max_bytes=max_bytes)
+            result = crypto.encrypt_stream(src, cast(BinaryIO, encrypted), data_key, max_bytes=max_bytes)
         except ValueError:
             raise BlobTooLarge() from None
         encrypted.seek(0)
@@ -73,29 +75,38 @@ def delete_blob_file(name: str) -> None:
         return
 
 
+def decrypt_to(blob: StoredBlob, path: Path) -> None:
+    """Decrypt ``blob`` into the new private file ``path``, checked against its SHA-256.
+
+    Raises ``crypto.IntegrityError`` if anything does not match (``path`` may then hold a part of
+    the plaintext: the caller's private folder is removed either way).
+    """
+    key = data_key(blob)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with default_storage.open(blob.name, "rb") as src, path.open("xb") as out:
+            for chunk in crypto.decrypt_chunks(cast(BinaryIO, src), key):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+    except FileNotFoundError:
+        raise crypto.IntegrityError("the stored file is missing") from None
+    if digest.hexdigest() != blob.sha256 or size != blob.plaintext_size:
+        raise crypto.IntegrityError("the decrypted file does not match the SHA-256 recorded when it was stored")
+    _mark_verified(blob)
+
+
 @contextmanager
 def decrypted_copy(blob: StoredBlob) -> Iterator[Path]:
     """A private temporary plaintext copy, checked against its SHA-256; removed afterwards.
 
     Raises ``crypto.IntegrityError`` if anything does not match.
     """
-    key = data_key(blob)
     folder = Path(tempfile.mkdtemp(dir=temp_dir()))
     path = folder / "plain"
     try:
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with default_storage.open(blob.name, "rb") as src, path.open("wb") as out:
-                for chunk in crypto.decrypt_chunks(cast(BinaryIO, src), key):
-                    digest.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
-        except FileNotFoundError:
-            raise crypto.IntegrityError("the stored file is missing") from None
-        if digest.hexdigest() != blob.sha256 or size != blob.plaintext_size:
-            raise crypto.IntegrityError("the decrypted file does not match the SHA-256 recorded when it was stored")
-        _mark_verified(blob)
+        decrypt_to(blob, path)
         yield path
     finally:
         shutil.rmtree(folder, ignore_errors=True)

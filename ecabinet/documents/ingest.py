@@ -55,16 +55,20 @@ def extract_step(ctx: Any) -> None:
         log.warning("text extraction of version %s: %s", version.pk, result.error)
     thumbs_blob = None
     offsets: list[list[int]] = []
-    if result.thumbnails:
-        packed = io.BytesIO()
-        for thumb in result.thumbnails:
-            offsets.append([packed.tell(), len(thumb.data), thumb.width, thumb.height])
-            packed.write(thumb.data)
-        packed.seek(0)
-        thumbs_blob = blobs.write_blob(packed, purpose=StoredBlob.Purpose.SERVED)
+    packed = io.BytesIO()
+    for thumb in result.thumbnails:
+        offsets.append([packed.tell(), len(thumb.data), thumb.width, thumb.height])
+        packed.write(thumb.data)
+    packed.seek(0)
     try:
+        # One transaction (one commit) for the thumbnails' blob row and everything extracted.
         with transaction.atomic():
-            _clear(version)
+            if result.thumbnails:
+                thumbs_blob = blobs.write_blob(packed, purpose=StoredBlob.Purpose.SERVED)
+            if version.attempts != 1:
+                # An earlier, interrupted run may have left rows; on a version's first claim
+                # (attempts counts claims) there can be none, and three queries are saved.
+                _clear(version)
             PageText.objects.bulk_create(
                 [PageText(version=version, number=p.number, text=p.text, search_text=textnorm.search_text(p.text), source=p.source) for p in result.pages],
                 batch_size=500,
@@ -90,7 +94,7 @@ def extract_step(ctx: Any) -> None:
 
 
 def index_step(ctx: Any) -> None:
-    search.index_version(ctx.version.pk)
+    search.index_version(ctx.version.pk, version=ctx.version)
 
 
 # --- when a version becomes ready ------------------------------------------------------------
@@ -100,6 +104,8 @@ def carry_annotations(version: DocumentVersion) -> dict[str, int]:
     """Move the document's annotations on older versions to ``version``: onto the same text where
     it still exists, else flagged orphaned (kept where they were, so nothing is lost)."""
     counts = {"carried": 0, "orphaned": 0}
+    if version.number <= 1:
+        return counts  # a first version has no older one to carry notes from
     older = Annotation.objects.filter(document_id=version.document_id, version__number__lt=version.number, orphaned=False).select_for_update()
     annotations = list(older)
     if not annotations:
