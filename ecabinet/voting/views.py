@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from ecabinet.identity.models import User
 from ecabinet.pki.models import MemberCertificate
-from ecabinet.voting import permissions
+from ecabinet.voting import labels, permissions
 from ecabinet.voting.api import poll_out
 from ecabinet.voting.models import Poll
 from ecabinet.web.views import mfa_login_required
@@ -60,6 +60,7 @@ def poll_page(request: HttpRequest, poll_id: int) -> HttpResponse:
     ]
     context = {
         "poll": poll,
+        "options": labels.display_options(poll.options),
         "data": poll_out(poll, user),
         "certificates": certificates,
         "can_vote": permissions.can_vote(user, poll),

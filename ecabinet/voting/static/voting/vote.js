@@ -204,11 +204,16 @@ function renderResults(data) {
   }
 }
 
+// The outcome in the reader's language (the server stores and signs its code).
+function outcomeLabel(code) {
+  return labels[`outcome_${code}`] || code;
+}
+
 function showOutcome(tally) {
   const outcome = document.getElementById("outcome");
   outcome.dataset.outcome = tally.outcome;
-  outcome.textContent = labels[`outcome_${tally.outcome}`] || tally.outcome;
-  document.getElementById("poll-state").textContent = tally.outcome;
+  outcome.textContent = outcomeLabel(tally.outcome);
+  document.getElementById("poll-state").textContent = outcome.dataset.closedLabel;
   root.dataset.state = "closed";
 }
 
