@@ -4,7 +4,8 @@ closes with the rule applied, the member checks the receipt against the signed a
 exported evidence passes openssl.
 
 pytest-django's live server speaks HTTP only, so the chair's page gets the results by its polling
-fallback here; the WebSocket path is the meeting channel's, tested in the meetings app.
+fallback here; test_live_browser.py runs the same story against a real ``ecabinet serve`` and
+proves the results arrive over the meeting's WebSocket.
 """
 
 from __future__ import annotations
