@@ -244,6 +244,9 @@ def main(argv: list[str] | None = None) -> None:
     except ClientError as exc:
         print(f"ecabinet-sign: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        print("ecabinet-sign: interrupted; nothing was sent after that point", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

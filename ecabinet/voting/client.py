@@ -16,6 +16,7 @@ import argparse
 import base64
 import json
 import secrets
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +81,21 @@ def cast(api: Any, poll_id: int, ballot: SignedBallot, totp: str) -> dict[str, A
     return receipt
 
 
+def _ask(prompt: str) -> str:
+    """The one-time code, typed by the member; never a hang or a traceback when nobody can type."""
+    from ecabinet.pki import client as pki_client
+
+    if not sys.stdin.isatty():
+        raise pki_client.ClientError("no one-time code: pass --totp (there is no terminal to ask for it)")
+    # The prompt goes to stderr: stdout carries only the JSON receipt, for scripts.
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip()
+    if not answer:
+        raise pki_client.ClientError("no one-time code was given; nothing was sent")
+    return answer
+
+
 def _cmd_vote(args: argparse.Namespace) -> None:
     from ecabinet.pki import client as pki_client
 
@@ -88,7 +104,7 @@ def _cmd_vote(args: argparse.Namespace) -> None:
         raise pki_client.ClientError(f"{args.p12} holds no certificate yet; run 'ecabinet-sign fetch' after approval")
     api = pki_client.Api(args.server, pki_client._token(args))
     poll = api.call("GET", f"/polls/{args.poll}")
-    totp = args.totp or input(f"{poll['question']}\nChoice: {args.choice}. One-time code to confirm: ").strip()
+    totp = args.totp or _ask(f"{poll['question']}\nChoice: {args.choice}. One-time code to confirm: ")
     try:
         ballot = sign_ballot(poll, key=key, certificate=cert, voter=args.voter or voter_id(cert), choice=args.choice)
         receipt = cast(api, args.poll, ballot, totp)
@@ -109,13 +125,24 @@ def _cmd_receipt(args: argparse.Namespace) -> None:
     api = pki_client.Api(args.server, pki_client._token(args))
     receipt = api.call("GET", f"/polls/{args.poll}/ballots/{args.ballot}/receipt")
     result: dict[str, Any] = {"ballot_sha256": receipt["ballot_sha256"], "audit_seq": receipt["audit_seq"], "status": receipt["status"]}
+    if args.pubkey and not receipt.get("proof"):
+        print("ecabinet-sign: no signed checkpoint covers this ballot yet; nothing to check, ask again later", file=sys.stderr)
     if receipt.get("proof") and args.pubkey:
         from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
         from ecabinet.audit.core import proof as proof_core
 
-        public_key = serialization.load_pem_public_key(args.pubkey.read_bytes())
-        checked = proof_core.check(receipt["proof"], public_key)  # type: ignore[arg-type]
+        try:
+            public_key = serialization.load_pem_public_key(args.pubkey.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise pki_client.ClientError(f"cannot read the audit log's public key from {args.pubkey}: {exc}") from None
+        if not isinstance(public_key, Ed25519PublicKey):
+            raise pki_client.ClientError(f"{args.pubkey} is not the audit log's Ed25519 public key (ecabinet audit pubkey)")
+        try:
+            checked = proof_core.check(receipt["proof"], public_key)
+        except ValueError as exc:  # the proof's or the checkpoint's own errors
+            raise pki_client.ClientError(f"the receipt's proof does not hold against {args.pubkey}: {exc}") from None
         if checked.entry.get("details", {}).get("ballot_sha256") != args.ballot:
             raise pki_client.ClientError("the proven audit entry is about another ballot")
         result["checked"] = f"entry #{checked.seq} is in the signed log of {checked.tree_size} entries"
