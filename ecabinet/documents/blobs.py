@@ -1,7 +1,7 @@
 """Encrypted files in Django's storage (a local folder or an S3-compatible bucket).
 
-Writing encrypts into a local temporary file first, then hands it to the storage backend, so a
-plaintext byte never reaches the storage. Reading authenticates every record; a full read also
+Writing encrypts into memory (a private temporary file past SPOOL_BYTES) first, then hands the
+ciphertext to the storage backend, so a plaintext byte never reaches the storage. Reading authenticates every record; a full read also
 compares the SHA-256 recorded at upload before the first byte leaves (it decrypts to a private
 temporary file, checks, then streams), so a tampered or truncated file is never served.
 """

@@ -3,7 +3,8 @@
 ``pipeline.extract`` and ``pipeline.index`` call ``extract_step`` and ``index_step`` with the
 pipeline's context; ``pipeline._finish`` calls ``version_ready`` inside the transaction that makes
 the version ready. Every step starts by removing what an earlier (interrupted) run of itself left,
-so re-running a version is safe.
+so re-running a version is safe (on a version's first claim there is nothing to remove and the
+extract step skips those queries).
 
 Extraction never fails a version: a file that PDFium or the XML reader cannot read is still a
 file people may read (it passed the scanner and the disarmer); its text is simply not searchable
