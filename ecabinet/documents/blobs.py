@@ -84,14 +84,17 @@ def decrypt_to(blob: StoredBlob, path: Path) -> None:
     key = data_key(blob)
     digest = hashlib.sha256()
     size = 0
-    try:
-        with default_storage.open(blob.name, "rb") as src, path.open("xb") as out:
+    # Opened first, so a missing work folder is an OSError of ours, not a "missing stored file".
+    with path.open("xb") as out:
+        try:
+            src = default_storage.open(blob.name, "rb")
+        except FileNotFoundError:
+            raise crypto.IntegrityError("the stored file is missing") from None
+        with src:
             for chunk in crypto.decrypt_chunks(cast(BinaryIO, src), key):
                 digest.update(chunk)
                 size += len(chunk)
                 out.write(chunk)
-    except FileNotFoundError:
-        raise crypto.IntegrityError("the stored file is missing") from None
     if digest.hexdigest() != blob.sha256 or size != blob.plaintext_size:
         raise crypto.IntegrityError("the decrypted file does not match the SHA-256 recorded when it was stored")
     _mark_verified(blob)

@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.db.models.signals import post_save
 
 from ecabinet.documents import actions, blobs, pipeline
+from ecabinet.documents.core import crypto
 from ecabinet.documents.models import DocumentVersion, PageText, PageThumbnails, StoredBlob, VersionText
 from ecabinet.security.tests import samples
 
@@ -103,3 +104,16 @@ def test_an_original_altered_in_storage_fails_the_version_and_leaves_no_plaintex
     assert version.state_reason == "document_integrity_failed"
     assert version.scanned_at is None and version.stored_id is None
     assert set(blobs.temp_dir().rglob("*")) == before  # the work folder and any partial plaintext are gone
+
+
+def test_an_original_missing_from_storage_fails_the_version_as_an_integrity_failure(cabinet):
+    version = queued(cabinet, samples.pdf(2))
+    default_storage.delete(version.original.name)
+    assert pipeline.process_version(version.pk) == State.FAILED
+    version.refresh_from_db()
+    assert version.state_reason == "document_integrity_failed"
+    target = blobs.temp_dir() / f"missing-{version.pk}"
+    with pytest.raises(crypto.IntegrityError, match="missing"):
+        blobs.decrypt_to(version.original, target)
+    assert target.read_bytes() == b""  # nothing was decrypted
+    target.unlink()
