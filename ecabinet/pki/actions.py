@@ -65,15 +65,13 @@ def init_authority(*, organisation: str, acting_user: Any = None, source_ip: str
     tag = uuid.uuid4().hex[:12]
     paths = {name: authority.key_dir() / f"{name}-{tag}.key.pem" for name in ("root", "issuing", "tsa")}
     root_key, issuing_key, tsa_key = keys.generate_key("P-384"), keys.generate_key("P-384"), keys.generate_key("P-256")
-    for name, key in zip(("root", "issuing", "tsa"), (root_key, issuing_key, tsa_key), strict=True):
-        keys.write_encrypted_key(paths[name], key, secret)
     root_signer, issuing_signer = keys.KeySigner(root_key), keys.KeySigner(issuing_key)
-    root = ca.build_root(root_signer, common_name=f"{organisation} Root CA", organisation=organisation, days=ROOT_DAYS)
+    root = ca.build_root(root_signer, common_name=ca.authority_common_name(organisation, "Root CA"), organisation=organisation, days=ROOT_DAYS)
     issuing = ca.build_issuing_ca(
         root_signer,
         root,
         issuing_key.public_key(),
-        common_name=f"{organisation} Issuing CA",
+        common_name=ca.authority_common_name(organisation, "Issuing CA"),
         organisation=organisation,
         days=ISSUING_DAYS,
         publication=authority.root_publication(),
@@ -82,12 +80,15 @@ def init_authority(*, organisation: str, acting_user: Any = None, source_ip: str
         issuing_signer,
         issuing,
         tsa_key.public_key(),
-        common_name=f"{organisation} Time-Stamping Authority",
+        common_name=ca.authority_common_name(organisation, "Time-Stamping Authority"),
         organisation=organisation,
         days=TSA_DAYS,
         publication=authority.publication(),
     )
+    # The certificates are built (and the names checked) before any key file is written.
     try:
+        for name, key in zip(("root", "issuing", "tsa"), (root_key, issuing_key, tsa_key), strict=True):
+            keys.write_encrypted_key(paths[name], key, secret)
         with transaction.atomic():
             rows = {
                 "root": _authority_row(Authority.Kind.ROOT, root, f"file:{paths['root'].name}"),

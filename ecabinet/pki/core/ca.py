@@ -56,7 +56,14 @@ def _utc(moment: datetime | None) -> datetime:
 
 
 def _ca_name(common_name: str, organisation: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, fit_name(organisation)), x509.NameAttribute(NameOID.COMMON_NAME, fit_name(common_name))])
+
+
+def authority_common_name(organisation: str, role: str) -> str:
+    """``"<organisation> <role>"`` within CN's 64 bytes, cutting the organisation, never the role:
+    the root, issuing CA and TSA of a long government name must keep distinct names."""
+    suffix = f" {role}"
+    return fit_name(organisation, 64 - len(suffix.encode("utf-8"))) + suffix
 
 
 def _algorithm_name(hash_algorithm: hashes.HashAlgorithm) -> str:

@@ -57,6 +57,31 @@ def test_init_status_crl_chain(pki_settings, tmp_path):
     assert "mode: local" in run("status")
 
 
+def test_init_with_a_government_name_longer_than_a_certificate_name(pki_settings):
+    """X.520 bounds CN and O to 64 bytes; the full Vietnamese name is 66. The organisation is cut,
+    never the role, so the three authorities keep distinct names and their chain still builds."""
+    pki_settings.PKI_CA_PASSPHRASE = None
+    full = "Chính phủ nước Cộng hòa xã hội chủ nghĩa Việt Nam"
+    run("init", "--organisation", full)
+    names = {}
+    for kind in (Authority.Kind.ROOT, Authority.Kind.ISSUING, Authority.Kind.TSA):
+        subject = authority.certificate(authority.active(kind)).subject
+        common_name = str(subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
+        organisation = str(subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value)
+        assert len(common_name.encode()) <= 64 and len(organisation.encode()) <= 64
+        assert full.startswith(organisation) and common_name.startswith("Chính phủ nước")
+        names[kind] = common_name
+    assert names[Authority.Kind.ROOT].endswith(" Root CA")
+    assert names[Authority.Kind.ISSUING].endswith(" Issuing CA")
+    assert names[Authority.Kind.TSA].endswith(" Time-Stamping Authority")
+    assert len(set(names.values())) == 3
+    issuing = authority.certificate(authority.active(Authority.Kind.ISSUING))
+    root = authority.certificate(authority.active(Authority.Kind.ROOT))
+    assert issuing.issuer == root.subject
+    issuing.verify_directly_issued_by(root)
+    assert len(sorted(authority.key_dir().glob("*.key.pem"))) == 3
+
+
 def test_wrong_passphrase_keeps_the_keys_closed(installation_ca, pki_settings, make_user):
     pki_settings.PKI_CA_PASSPHRASE = "not the passphrase"
     authority.forget_signers()
