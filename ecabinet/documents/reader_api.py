@@ -39,6 +39,13 @@ class HitOut(Schema):
     matched_pages: list[int]
 
 
+class SearchOut(Schema):
+    count: int  # documents matching in all, whatever limit and offset
+    limit: int
+    offset: int
+    items: list[HitOut]
+
+
 class PageMatchOut(Schema):
     page: int
     snippet: str
@@ -233,11 +240,16 @@ def _annotation(request: HttpRequest, annotation_id: int) -> Annotation:
 # --- search ----------------------------------------------------------------------------------
 
 
-@router.get("/search", response=list[HitOut], summary="Full-text search of the documents the caller may see (accents optional)")
-def search_documents(request: HttpRequest, q: str, limit: int = 20) -> list[dict[str, Any]]:
-    if len(q) > 500:
-        raise base_errors.InvalidInput("The query is longer than 500 characters.")
-    return [hit.as_dict() for hit in search.search(api_user(request), q, limit=max(1, min(limit, 100)))]
+@router.get("/search", response=SearchOut, summary="Full-text search of the documents the caller may see (accents optional), best first, a page at a time")
+def search_documents(request: HttpRequest, q: str, limit: int = 20, offset: int = 0) -> dict[str, Any]:
+    if len(q) > search.MAX_QUERY_CHARS:
+        raise base_errors.InvalidInput(f"The query is longer than {search.MAX_QUERY_CHARS} characters.")
+    if not 1 <= limit <= search.MAX_LIMIT:
+        raise base_errors.InvalidInput(f"limit must be between 1 and {search.MAX_LIMIT}.")
+    if not 0 <= offset <= search.MAX_OFFSET:
+        raise base_errors.InvalidInput(f"offset must be between 0 and {search.MAX_OFFSET}.")
+    results = search.search_page(api_user(request), q, limit=limit, offset=offset)
+    return {"count": results.total, "limit": limit, "offset": offset, "items": [hit.as_dict() for hit in results.hits]}
 
 
 # --- the reader ------------------------------------------------------------------------------

@@ -1,36 +1,55 @@
 """Full-text search over documents, diacritics-insensitive, behind one small interface.
 
-    index_version(version_id)      make a version's pages searchable (idempotent)
-    remove(version_id)             take them out
-    search(user, query, limit)     hits the user may see, best first, with snippets
+    index_version(version_id)                  make a version's pages searchable (idempotent)
+    remove(version_id)                         take them out
+    search_page(user, query, limit, offset)    one page of the hits the user may see, best first,
+                                               with snippets, and how many there are in all
+    search(user, query, limit)                 the hits of the first page
 
-Two backends answer "which pages contain all these words" over the same folded token stream
+Two backends find the pages that contain every word over the same folded token stream
 (``core.textnorm``): SQLite FTS5 on the embedded default, PostgreSQL full text (``simple`` +
-``unaccent``) in production. Everything else (which versions the user may see, scoring, snippets)
-is done here in Python, once, so both databases give the same hits in the same order. A later
-semantic search joins by implementing ``Backend.candidates`` (or contributing hits to ``search``).
+``unaccent``) in production. One query per search does the rest in the database, over every
+matching page: only the current version of documents the user may see
+(``permissions.visible_documents_qs``) is joined in, each page is scored, pages are grouped per
+document (its best page, its matching pages), documents are ordered, counted and cut to one page
+of results. Only the best pages of that one page of results are read in full, for the snippets.
+Nothing is capped: an old document with the best page is found however many newer pages match.
 
-Only the current (newest ready) version of each document the user may see is searched; nothing
-else reaches the query, so hidden documents never appear in hits, counts or snippets.
+The score is the page's own: for each query word, ``tf / (tf + 1.2)`` where ``tf`` is how often the
+word (the last one as a prefix) is on the page, at most 255 times; summed over the words. It uses
+nothing but the page, so documents the user may not see can change neither which hits come back
+nor their order, count or score (a ranking with corpus statistics, FTS5's ``bm25()`` and its IDF,
+would let them), and both databases compute the same number: SQLite counts from the FTS5 index
+(an ``fts5vocab`` table), PostgreSQL from the stored ``tsvector`` (``ts_rank_cd`` of one word is
+0.1 per occurrence; a tsvector keeps at most 255 positions of a word, hence the cap on both).
+A document's score is its best page's, plus MAX_QUERY_TOKENS when its metadata (title, number,
+issuer, signer; page 0) has every word: a title match comes first. Ties: more matching pages
+first, then the newer version.
+
+A later semantic search joins by implementing the ``Backend`` protocol (or contributing hits).
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from ecabinet.documents import permissions
 from ecabinet.documents.core import textnorm
 from ecabinet.documents.models import Document, DocumentVersion, PageText, VersionText
 
-MAX_QUERY_TOKENS = 12
-MAX_CANDIDATE_PAGES = 5000  # pages of one document searched inside the reader
-MAX_SCORED_PAGES = 1500  # pages scored across documents for one search
+MAX_QUERY_CHARS = 500  # longer queries are refused (API) or cut (search page)
+MAX_LIMIT = 100  # hits per request
+MAX_OFFSET = 10_000  # how deep paging goes
+MAX_QUERY_TOKENS = 12  # words of a query used; also the weight of a metadata match (> any page score)
+MAX_CANDIDATE_PAGES = 5000  # pages of one document listed by the search inside the reader
+MAX_TERM_COUNT = 255  # occurrences of a word counted per page (PostgreSQL's tsvector position limit)
+SATURATION = 1.2  # tf / (tf + SATURATION): the first mentions of a word count most
 SNIPPET_CHARS = 180
 
 
@@ -58,12 +77,41 @@ class Hit:
         }
 
 
+@dataclass
+class Results:
+    """One page of hits, and how many documents match in all (for paging)."""
+
+    total: int
+    hits: list[Hit]
+
+
 class Backend(Protocol):
     name: str
 
     def candidates(self, terms: list[str], version_ids: list[int], limit: int) -> list[int]:
         """Ids of PageText rows among ``version_ids`` that contain every term (the last as a prefix)."""
         ...
+
+    def scored_pages(self, terms: list[str]) -> tuple[str, list[Any]]:
+        """SQL of common table expressions ending in ``pages(id, version_id, number, score)``: every
+        page of a version listed in the CTE ``cur(version_id)`` that contains every term, with its
+        score (see the module's docstring); and its parameters."""
+        ...
+
+    def numbers_aggregate(self) -> str:
+        """An aggregate of ``number`` into a comma-separated text."""
+        ...
+
+
+def _score_sql(columns: list[str]) -> str:
+    """Sum of tf / (tf + SATURATION) over the given tf columns, in double precision on both databases."""
+    k = f"CAST({SATURATION} AS DOUBLE PRECISION)"
+    return " + ".join(f"CAST({c} AS DOUBLE PRECISION) / (CAST({c} AS DOUBLE PRECISION) + {k})" for c in columns)
+
+
+def _prefix_end(prefix: str) -> str:
+    """The smallest text greater than every text starting with ``prefix`` (binary, UTF-8 order)."""
+    return prefix + "\U0010ffff"
 
 
 SQLITE_CANDIDATES = (
@@ -75,30 +123,96 @@ SQLITE_CANDIDATES = (
 class SqliteFts5:
     name = "sqlite-fts5"
 
+    @staticmethod
+    def match(terms: list[str]) -> str:
+        # Terms are letters and digits only (textnorm.TOKEN_RE), so quoting them makes each a plain
+        # string to FTS5: no operator (AND, NEAR, *, ^, parentheses, quotes) can come from a query.
+        return " ".join([*(f'"{t}"' for t in terms[:-1]), f'"{terms[-1]}"*'])
+
     def candidates(self, terms: list[str], version_ids: list[int], limit: int) -> list[int]:
-        # Terms are letters and digits only (textnorm.TOKEN_RE), so quoting them is enough.
-        match = " ".join(f'"{t}"' for t in terms[:-1]) + f' "{terms[-1]}"*'
         # Only placeholders are put into the text; every value is a parameter.
         sql = SQLITE_CANDIDATES.replace("{marks}", ",".join("%s" for _ in version_ids))
         with connection.cursor() as cursor:
-            cursor.execute(sql, [match.strip(), *version_ids, limit])
+            cursor.execute(sql, [self.match(terms), *version_ids, limit])
             return [row[0] for row in cursor.fetchall()]
+
+    def scored_pages(self, terms: list[str]) -> tuple[str, list[Any]]:
+        # How often each word is on each matching page, from the index itself (migration 0004's
+        # fts5vocab table: one row per word occurrence), never from the page texts: one grouped
+        # scan per word (SQLite's OR of an equality and a range over fts5vocab misses rows), put
+        # together with the matched pages by one more GROUP BY, not by joins (SQLite's planner
+        # scans materialized tables joined this way without an index: seconds).
+        matched = (
+            "matched AS MATERIALIZED ("
+            " SELECT p.id, p.version_id, p.number FROM documents_pagetext p"
+            # The unary + keeps SQLite from fetching each matched row by id (its big text columns
+            # come before version_id): the pages of the visible versions come from the (version,
+            # number) index instead, and are kept if the index matched them.
+            " WHERE p.version_id IN (SELECT version_id FROM cur)"
+            " AND +p.id IN (SELECT rowid FROM documents_pagetext_fts WHERE documents_pagetext_fts MATCH %s))"
+        )
+        params: list[Any] = [self.match(terms)]
+        parts = ["SELECT id, version_id, number, -1 AS k, 0 AS n FROM matched"]
+        for i, term in enumerate(terms):
+            prefix = i == len(terms) - 1
+            parts.append(
+                f"SELECT * FROM (SELECT doc, NULL, NULL, {i}, MIN(COUNT(*), {MAX_TERM_COUNT}) FROM documents_pagetext_fts_terms"  # noqa: S608 - our own fragments; values are parameters
+                f" WHERE {'term >= %s AND term < %s' if prefix else 'term = %s'} AND doc IN (SELECT id FROM matched) GROUP BY doc ORDER BY doc)"
+            )
+            params += [term, _prefix_end(term)] if prefix else [term]
+        counts = [f"SUM(CASE WHEN k = {i} THEN n ELSE 0 END)" for i in range(len(terms))]
+        pages = (
+            f"pages AS MATERIALIZED (SELECT id, MAX(version_id) AS version_id, MAX(number) AS number, {_score_sql(counts)} AS score"  # noqa: S608
+            f" FROM ({' UNION ALL '.join(parts)}) counted GROUP BY id HAVING MAX(k = -1) = 1)"
+        )
+        return f"{matched}, {pages}", params
+
+    def numbers_aggregate(self) -> str:
+        return "group_concat(number)"
 
 
 class PostgresFullText:
     name = "postgresql-fts"
 
+    @staticmethod
+    def tsquery(terms: list[str]) -> str:
+        # Quoted lexemes: no tsquery operator can come from a query (terms are letters and digits).
+        return " & ".join([*(f"'{t}'" for t in terms[:-1]), f"'{terms[-1]}':*"])
+
+    @staticmethod
+    def word(term: str, prefix: bool) -> str:
+        return f"'{term}':*" if prefix else f"'{term}'"
+
     def candidates(self, terms: list[str], version_ids: list[int], limit: int) -> list[int]:
-        query = " & ".join([*terms[:-1], f"{terms[-1]}:*"])
-        # The expression matches the GIN index of migration 0003 exactly, so the index is used.
+        # search_vector is migration 0004's stored tsvector (with its GIN index).
         sql = (
             "SELECT id FROM documents_pagetext WHERE version_id = ANY(%s) "
-            "AND to_tsvector('simple'::regconfig, ecabinet_unaccent(search_text)) @@ to_tsquery('simple'::regconfig, ecabinet_unaccent(%s)) "
+            "AND search_vector @@ to_tsquery('simple'::regconfig, ecabinet_unaccent(%s)) "
             "ORDER BY version_id DESC, number LIMIT %s"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [version_ids, query, limit])
+            cursor.execute(sql, [version_ids, self.tsquery(terms), limit])
             return [row[0] for row in cursor.fetchall()]
+
+    def scored_pages(self, terms: list[str]) -> tuple[str, list[Any]]:
+        # ts_rank_cd of a one-word query is 0.1 per occurrence (each is a cover of length 1), up to
+        # the 255 positions a tsvector keeps of a word: the same count as SQLite's.
+        counts = [
+            f"LEAST(ROUND(ts_rank_cd(p.search_vector, to_tsquery('simple'::regconfig, ecabinet_unaccent(%s))) * 10), {MAX_TERM_COUNT}) AS c{i}"
+            for i in range(len(terms))
+        ]
+        sql = (
+            "pages AS MATERIALIZED ("  # noqa: S608 - our own fragments; values are parameters
+            f" SELECT id, version_id, number, {_score_sql([f'c{i}' for i in range(len(terms))])} AS score FROM ("
+            f" SELECT p.id, p.version_id, p.number, {', '.join(counts)} FROM documents_pagetext p"
+            " WHERE p.search_vector @@ to_tsquery('simple'::regconfig, ecabinet_unaccent(%s))"
+            " AND p.version_id IN (SELECT version_id FROM cur)) counted)"
+        )
+        words = [self.word(t, i == len(terms) - 1) for i, t in enumerate(terms)]
+        return sql, [*words, self.tsquery(terms)]
+
+    def numbers_aggregate(self) -> str:
+        return "string_agg(CAST(number AS text), ',')"
 
 
 def backend() -> Backend:
@@ -149,22 +263,58 @@ def remove(version_id: int) -> None:
 # --- searching -------------------------------------------------------------------------------
 
 
+def current_versions(user: Any) -> QuerySet[DocumentVersion]:
+    """The current (newest ready) version of every document ``user`` may see, as one query."""
+    ready = DocumentVersion.objects.filter(state=DocumentVersion.State.READY)
+    newer = ready.filter(document=OuterRef("document"), number__gt=OuterRef("number"))
+    return ready.filter(document__in=permissions.visible_documents_qs(user).values("pk")).filter(~Exists(newer))
+
+
 def searchable_versions(user: Any) -> dict[int, Document]:
     """version id -> document, for the current version of every document ``user`` may see."""
-    documents = {d.pk: d for d in permissions.visible_documents_qs(user).only("pk", "title")}
-    if not documents:
-        return {}
-    newest = DocumentVersion.objects.filter(document=OuterRef("document"), state=DocumentVersion.State.READY).order_by("-number").values("number")[:1]
-    rows = (
-        DocumentVersion.objects.filter(document_id__in=list(documents), state=DocumentVersion.State.READY)
-        .annotate(newest=Subquery(newest))
-        .values_list("pk", "document_id", "number", "newest")
-    )
-    return {pk: documents[doc_id] for pk, doc_id, number, newest_number in rows if number == newest_number}
+    return {v.pk: v.document for v in current_versions(user).select_related("document").only("pk", "document__id", "document__title")}
 
 
 def query_terms(query: str) -> list[str]:
     return textnorm.tokens(query)[:MAX_QUERY_TOKENS]
+
+
+# The whole search as one statement: {scored} ends in pages(id, version_id, number, score).
+RANKED_SQL = """
+WITH cur(version_id) AS ({current}),
+{scored},
+docs AS (
+    SELECT version_id,
+           MAX(CASE WHEN number = 0 THEN 1 ELSE 0 END) AS meta,
+           MAX(CASE WHEN number > 0 THEN score ELSE 0 END) AS best,
+           SUM(CASE WHEN number > 0 THEN 1 ELSE 0 END) AS n,
+           {numbers} AS numbers
+    FROM pages GROUP BY version_id
+),
+best AS (
+    SELECT id, version_id, number,
+           ROW_NUMBER() OVER (PARTITION BY version_id ORDER BY CASE WHEN number = 0 THEN 1 ELSE 0 END, score DESC, number) AS pos
+    FROM pages
+)
+SELECT d.version_id, b.id, b.number, d.meta * {meta_weight} + d.best AS score, d.numbers, COUNT(*) OVER () AS total
+FROM docs d JOIN best b ON b.version_id = d.version_id AND b.pos = 1
+ORDER BY score DESC, d.n DESC, d.version_id DESC
+LIMIT %s OFFSET %s
+"""
+
+
+def _ranked(user: Any, terms: list[str], limit: int, offset: int) -> list[tuple[Any, ...]]:
+    engine = backend()
+    current_sql, current_params = current_versions(user).values("pk").query.sql_with_params()
+    scored_sql, scored_params = engine.scored_pages(terms)
+    # Only SQL fragments of our own are formatted in; every value is a parameter.
+    sql = RANKED_SQL.format(current=current_sql, scored=scored_sql, numbers=engine.numbers_aggregate(), meta_weight=MAX_QUERY_TOKENS)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*current_params, *scored_params, limit, offset])
+        return list(cursor.fetchall())
+
+
+# --- snippets --------------------------------------------------------------------------------
 
 
 def _matches(word: str, exact: set[str], last: str) -> bool:
@@ -216,8 +366,24 @@ def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tuple[st
 
 
 def _score(search_text: str, terms: list[str]) -> int:
+    """How many words of ``search_text`` match (the count shown per page inside the reader)."""
     exact, last = set(terms[:-1]), terms[-1]
     return sum(count for word, count in Counter(search_text.split()).items() if _matches(word, exact, last))
+
+
+def page_score(search_text: str, terms: list[str]) -> float:
+    """The score the databases give a page (module docstring), computed in Python: the reference
+    the tests hold both backends to."""
+    words = Counter(search_text.split())
+    score = 0.0
+    for i, term in enumerate(terms):
+        prefix = i == len(terms) - 1
+        tf = min(sum(n for w, n in words.items() if w.startswith(term)) if prefix else words[term], MAX_TERM_COUNT)
+        score += tf / (tf + SATURATION)
+    return score
+
+
+# --- searching, the entry points -------------------------------------------------------------
 
 
 def page_hits(version_ids: list[int], terms: list[str], limit: int = MAX_CANDIDATE_PAGES) -> list[PageText]:
@@ -227,51 +393,34 @@ def page_hits(version_ids: list[int], terms: list[str], limit: int = MAX_CANDIDA
     return list(PageText.objects.filter(pk__in=ids).order_by("version_id", "number"))
 
 
-def search(user: Any, query: str, limit: int = 20) -> list[Hit]:
-    """The documents ``user`` may see whose current version has every word of ``query``
-    (the last word as a prefix, so results come while typing), best first.
-
-    At most MAX_SCORED_PAGES matching pages are scored (the newest versions' first: a query
-    of common words matches nearly every page); only the pages shown as snippets are read in full.
-    """
+def search_page(user: Any, query: str, limit: int = 20, offset: int = 0) -> Results:
+    """The documents ``user`` may see whose current version has every word of ``query`` on one
+    page (the last word as a prefix, so results come while typing), best first: ``limit`` of them
+    from ``offset``, and how many there are in all."""
     terms = query_terms(query)
-    if not terms:
-        return []
-    versions = searchable_versions(user)
-    if not versions:
-        return []
-    ids = backend().candidates(terms, sorted(versions, reverse=True), MAX_SCORED_PAGES)
-    rows = PageText.objects.filter(pk__in=ids).values_list("pk", "version_id", "number", "search_text")
-    by_version: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # version -> (score, number, page pk)
-    for pk, version_id, number, search_text in rows:
-        by_version[version_id].append((_score(search_text, terms), number, pk))
-    ranked = []
-    for version_id, matched in by_version.items():
-        matched.sort(key=lambda m: m[1])
-        content = [m for m in matched if m[1] > 0]
-        best = max(content, key=lambda m: (m[0], -m[1])) if content else matched[0]
-        total = sum(m[0] for m in content) + (10 if any(m[1] == 0 for m in matched) else 0)
-        ranked.append((-total, versions[version_id].pk, version_id, best, [m[1] for m in content]))
-    ranked.sort(key=lambda r: (r[0], r[1]))
-    ranked = ranked[:limit]
-    texts = dict(PageText.objects.filter(pk__in=[r[3][2] for r in ranked]).values_list("pk", "text"))
-    hits: list[Hit] = []
-    for neg_total, _doc_id, version_id, best, numbers in ranked:
-        document = versions[version_id]
-        text, marks = snippet(texts.get(best[2], ""), terms)
-        hits.append(
-            Hit(
-                document_id=document.pk,
-                version_id=version_id,
-                title=document.title,
-                page=best[1],
-                snippet=text,
-                highlights=marks,
-                score=float(-neg_total),
-                matched_pages=numbers,
-            )
-        )
-    return hits
+    if not terms or limit < 1 or offset < 0:
+        return Results(total=0, hits=[])
+    rows = _ranked(user, terms, limit, offset)
+    if not rows:
+        first = _ranked(user, terms, 1, 0) if offset > 0 else []  # past the end: still say how many
+        return Results(total=int(first[0][5]) if first else 0, hits=[])
+    versions = {
+        pk: (doc_id, title)
+        for pk, doc_id, title in DocumentVersion.objects.filter(pk__in=[r[0] for r in rows]).values_list("pk", "document_id", "document__title")
+    }
+    texts = dict(PageText.objects.filter(pk__in=[r[1] for r in rows]).values_list("pk", "text"))
+    hits = []
+    for version_id, page_id, number, score, numbers, _total in rows:
+        document_id, title = versions[version_id]
+        text, marks = snippet(texts.get(page_id, ""), terms)
+        pages = sorted(int(n) for n in str(numbers or "").split(",") if n and int(n) > 0)
+        hits.append(Hit(document_id, version_id, title, number, text, marks, float(score), pages))
+    return Results(total=int(rows[0][5]), hits=hits)
+
+
+def search(user: Any, query: str, limit: int = 20) -> list[Hit]:
+    """The first ``limit`` hits of ``search_page``."""
+    return search_page(user, query, limit).hits
 
 
 def search_in_version(version: DocumentVersion, query: str, limit: int = 200) -> list[dict[str, Any]]:

@@ -46,7 +46,9 @@ def corpus(api, cabinet):
 def hits(api, user, q):
     response = api.get(user, f"{SEARCH}?{urlencode({'q': q})}")
     assert response.status_code == 200, response.content
-    return response.json()
+    body = response.json()
+    assert body["count"] == len(body["items"])  # these corpora fit in one page of results
+    return body["items"]
 
 
 def test_pipeline_stores_page_texts_summary_and_thumbnails(api, cabinet, corpus):
