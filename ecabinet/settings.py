@@ -68,6 +68,10 @@ try:
     AUDIT_CHECKPOINT_SECONDS = env.int("AUDIT_CHECKPOINT_SECONDS", 300, minimum=5)
     SERVE_HOST = env.str("HOST", "127.0.0.1") or "127.0.0.1"
     SERVE_PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
+    SERVE_WORKERS = env.int("SERVE_WORKERS", 1, minimum=1, maximum=64)
+    DB_POOL_SIZE = env.int("DB_POOL_SIZE", 16, minimum=0, maximum=1000)
+    # Live poll turnout: at most one push per poll per this many ms per process (0: after every ballot).
+    VOTE_PUSH_SECONDS = env.int("VOTE_PUSH_MS", 0 if TESTING else 250, minimum=0, maximum=10_000) / 1000
     LOGIN_DELAY_AFTER = env.int("LOGIN_DELAY_AFTER", 3, minimum=1)
     LOGIN_LOCKOUT_AFTER = env.int("LOGIN_LOCKOUT_AFTER", 10, minimum=2)
     # PKI (ecabinet.pki): CA keys are encrypted under this passphrase; embedded mode may keep a
@@ -169,9 +173,15 @@ TEMPLATES = [
 if DATABASE_URL and not DATABASE_URL.startswith("sqlite"):
     # conn_max_age=0: under ASGI every request runs its sync code in a thread of its own, so a
     # persistent connection per thread is never reused and piles up until PostgreSQL refuses more
-    # clients (seen in bench/vote_burst.py). Django's advice for async mode: no persistent
-    # connections; put a pooler (PgBouncer) in front of PostgreSQL in production.
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
+    # clients (seen in bench/vote_burst.py). Instead each process keeps a pool (psycopg_pool,
+    # Django's "pool" option): a request borrows a connection and gives it back when it ends. A
+    # new PostgreSQL connection costs a backend process start, tens of milliseconds on a busy host,
+    # a large part of a ballot's cost. ECABINET_DB_POOL_SIZE=0 turns the pool off (PgBouncer in
+    # front instead).
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=DB_POOL_SIZE == 0)}
+    if DB_POOL_SIZE:
+        # A request waits up to `timeout` seconds for a free connection rather than failing at once.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 30}
 else:
     sqlite_path = DATABASE_URL[len("sqlite:///") :] if DATABASE_URL else str(VAR_DIR / "ecabinet.sqlite3")
     DATABASES = {

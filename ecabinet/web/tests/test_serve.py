@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import urllib.request
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,3 +258,45 @@ def test_live_event_crosses_processes(redis_servers: tuple[procs.Server, procs.S
         )
         assert receive_json(on_a) == event, "the client on server A got the event"
         assert receive_json(on_b) == event, "the client on server B got the event"
+
+
+def _spawned_workers(root: int) -> list[int]:
+    """Processes under ``root`` started by multiprocessing's spawn (uvicorn's server processes)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    tree, frontier = set(), [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        tree.update(children)
+        frontier.extend(children)
+    found = []
+    for pid in tree:
+        with suppress(OSError):
+            if b"spawn_main" in (Path("/proc") / str(pid) / "cmdline").read_bytes():
+                found.append(pid)
+    return found
+
+
+def test_serve_runs_several_processes_on_one_port(installation: Installation) -> None:
+    server = procs.Server(
+        env=installation.env, port=procs.free_port(), log_path=installation.var_dir / "serve-workers.log", args=["--no-worker", "--workers", "2"]
+    ).start()
+    try:
+        assert server.process is not None
+        assert len(_spawned_workers(server.process.pid)) == 2, server.log()
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        for _ in range(6):
+            with opener.open(server.url + "/readyz", timeout=10) as resp:
+                assert resp.status == 200
+    finally:
+        server.stop()
+
+
+def test_serve_refuses_zero_processes(installation: Installation) -> None:
+    result = procs.ecabinet(installation.env, "serve", "--no-worker", "--workers", "0", check=False)
+    assert result.returncode != 0
+    assert "--workers must be at least 1" in result.stderr + result.stdout

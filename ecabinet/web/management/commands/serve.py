@@ -1,4 +1,4 @@
-"""``ecabinet serve``: one ASGI process for HTTP and WebSocket.
+"""``ecabinet serve``: the ASGI server for HTTP and WebSocket (one process, or ``--workers N`` on one port).
 
 In the embedded mode it also starts a Celery worker with its scheduler as a child process, on a
 broker kept in files under ``var/``, so background work runs with no external service.
@@ -7,6 +7,7 @@ broker kept in files under ``var/``, so background work runs with no external se
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import os
 import signal
@@ -16,7 +17,8 @@ from typing import Any
 
 import uvicorn
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from ecabinet.web.health import optional_tools, readiness
 
@@ -27,10 +29,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=settings.SERVE_HOST, help="address to listen on (ECABINET_HOST)")
         parser.add_argument("--port", type=int, default=settings.SERVE_PORT, help="port (ECABINET_PORT)")
+        parser.add_argument("--workers", type=int, default=settings.SERVE_WORKERS, help="server processes on the one port (ECABINET_SERVE_WORKERS)")
         parser.add_argument("--no-worker", action="store_true", help="do not start the embedded background worker")
         parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
     def handle(self, *args: Any, **options: Any) -> None:
+        workers = options["workers"]
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
         state = readiness()
         missing = [name for name, present in optional_tools().items() if not present]
         self.stdout.write(f"e-Cabinet {settings.MODE} mode · database {state['checks']['database']['vendor']} · {state['status']}")
@@ -38,7 +44,15 @@ class Command(BaseCommand):
             self.stdout.write(f"optional tools missing (features that need them are off): {', '.join(missing)}")
         if not settings.PRODUCTION and not options["no_worker"]:
             self._start_embedded_worker()
-        self.stdout.write(f"listening on http://{options['host']}:{options['port']}/")
+        self.stdout.write(f"listening on http://{options['host']}:{options['port']}/" + (f" with {workers} processes" if workers > 1 else ""))
+        # The readiness check borrowed a connection; give it and this process's pool back before
+        # uvicorn starts its processes (each opens its own pool when it first needs the database).
+        connections.close_all()
+        for connection in connections.all(initialized_only=True):
+            close_pool = getattr(connection, "close_pool", None)
+            if close_pool is not None:
+                with contextlib.suppress(KeyError):
+                    close_pool()
         uvicorn.run(
             "ecabinet.asgi:application",
             host=options["host"],
@@ -46,6 +60,7 @@ class Command(BaseCommand):
             lifespan="off",
             log_level=options["log_level"],
             proxy_headers=settings.TRUSTED_PROXY_COUNT > 0,
+            workers=workers,
         )
 
     def _start_embedded_worker(self) -> None:
