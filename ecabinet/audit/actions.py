@@ -36,7 +36,13 @@ def _pg_lock(lock_id: int) -> None:
     # SQLite: the project opens every transaction IMMEDIATE, so the write lock is already held.
 
 
-def _lock_chain() -> None:
+def lock_chain() -> None:
+    """Hold the append lock until the current transaction ends (call it inside ``transaction.atomic``).
+
+    For a caller that must read something and append in one serialised step (a ballot: poll state,
+    previous ballot, then the entry): it takes this lock, reads the last entry's seq and hash with
+    its own rows in one query, and passes them to ``record(..., head=...)``.
+    """
     _pg_lock(_PG_LOCK_ID)
 
 
@@ -49,8 +55,13 @@ def record(
     object_id: str | int = "",
     source_ip: str | None = None,
     details: dict[str, Any] | None = None,
+    head: tuple[int | None, str | None] | None = None,
 ) -> AuditEntry:
     """Append one entry to the audit chain, inside the caller's transaction if there is one.
+
+    ``head``: the (seq, hash) of the last entry (both None for an empty log), read by a caller that
+    holds ``lock_chain()`` in its open transaction; the entry then goes straight after it, with no
+    savepoint, lock or read of its own (a wrong head would fork nothing: seq is unique).
 
     The entry commits or rolls back with the change it describes. Callers that must keep an entry
     for a refused request (a failed login) call this outside the transaction they roll back.
@@ -68,9 +79,14 @@ def record(
         object_id = object_id or str(obj.pk)
     actor_id = getattr(actor, "pk", None) if actor is not None and getattr(actor, "is_authenticated", False) else None
     actor_label = str(getattr(actor, "username", "")) if actor_id is not None else ""
-    with transaction.atomic():
-        _lock_chain()
-        last = AuditEntry.objects.order_by("-seq").values_list("seq", "entry_hash").first()
+    if head is not None and not transaction.get_connection().in_atomic_block:
+        raise ValueError("record(head=...) needs the caller's transaction that holds lock_chain()")
+    with transaction.atomic(savepoint=head is None):
+        if head is None:
+            lock_chain()
+            last = AuditEntry.objects.order_by("-seq").values_list("seq", "entry_hash").first()
+        else:
+            last = None if head[0] is None else (head[0], str(head[1]))
         seq, prev_hash = (last[0] + 1, last[1]) if last else (0, GENESIS_HASH)
         fields = EntryFields(
             seq=seq,

@@ -163,7 +163,8 @@ def check_totp(user: User, code: str, *, source_ip: str | None) -> None:
         record(event, actor=user, obj=user, source_ip=source_ip, details={"stage": "totp"})
         raise errors.MfaInvalid()
     user.totp_last_step = step
-    throttle.reset_account(user.username)
+    if verdict.account_failures:  # nothing to reset otherwise: spare a write per ballot and sign-in
+        throttle.reset_account(user.username)
 
 
 def start_totp_enrolment(user: User) -> str:

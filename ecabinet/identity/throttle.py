@@ -32,6 +32,7 @@ class Verdict:
     allowed: bool
     locked: bool = False
     retry_after: int = 0
+    account_failures: bool = False  # the account has failures on record (so a success has something to reset)
 
 
 def _keys(username: str, source_ip: str | None) -> list[tuple[str, str]]:
@@ -47,12 +48,14 @@ def check(username: str, source_ip: str | None, *, now: datetime | None = None) 
     for scope, key in _keys(username, source_ip):
         wanted |= Q(scope=scope, key=key)
     retry = 0
+    account_row = False
     for row in LoginThrottle.objects.filter(wanted):
+        account_row = account_row or row.scope == LoginThrottle.Scope.ACCOUNT
         if row.locked_at is not None and (row.scope == LoginThrottle.Scope.ACCOUNT or row.locked_at + ADDRESS_LOCK > now):
-            return Verdict(allowed=False, locked=True)
+            return Verdict(allowed=False, locked=True, account_failures=account_row)
         if row.next_allowed_at and row.next_allowed_at > now:
             retry = max(retry, int((row.next_allowed_at - now).total_seconds()) + 1)
-    return Verdict(allowed=retry == 0, retry_after=retry)
+    return Verdict(allowed=retry == 0, retry_after=retry, account_failures=account_row)
 
 
 def delay_for(failures: int) -> int:

@@ -1,10 +1,11 @@
 """Every change to polls and ballots: create, open, cast, close (by the chair or at the deadline).
 
 A ballot is checked in full (step-up code, canonical form, signature, certificate path and
-revocation *now*, owner, question hash, choice, eligibility) before any lock is taken; then one
-short transaction locks the poll row, checks that it is open and that the voter has no counted
-ballot (or may change it), appends the ballot's hash to the audit log and stores the ballot with
-that entry's sequence number. When that transaction has committed the ballot is durable; only then
+revocation *now*, owner, question hash, choice, nonce) before any lock is taken; then one short
+transaction takes the audit chain's lock, reads in one query whether the voter is eligible, the
+poll open and the voter's counted ballot (if any) and the chain's head, appends the ballot's hash
+to the audit log and stores the ballot with that entry's sequence number. Closing takes the same
+lock before counting, so no ballot commits after the count. When that transaction has committed the ballot is durable; only then
 is the receipt (hash + audit seq) returned. A refused ballot leaves one audit entry and nothing else.
 """
 
@@ -23,14 +24,14 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from ecabinet.audit import errors as audit_errors
 from ecabinet.audit import signing
-from ecabinet.audit.actions import record
-from ecabinet.audit.models import Checkpoint
+from ecabinet.audit.actions import lock_chain, record
+from ecabinet.audit.models import AuditEntry, Checkpoint
 from ecabinet.errors import ECabinetError, Forbidden, InvalidInput
 from ecabinet.identity import actions as identity_actions
 from ecabinet.identity.models import Role, User
@@ -41,7 +42,7 @@ from ecabinet.pki.core import ca as ca_core
 from ecabinet.pki.core import cms as cms_core
 from ecabinet.pki.core.errors import PkiCoreError
 from ecabinet.pki.models import MemberCertificate
-from ecabinet.voting import errors, events, permissions, trust
+from ecabinet.voting import errors, events, live_push, permissions, trust
 from ecabinet.voting.core import ballot as ballot_core
 from ecabinet.voting.core import tally as tally_core
 from ecabinet.voting.core.canonical import canonicalize
@@ -202,7 +203,7 @@ def _locked(poll: Poll) -> Poll:
     return Poll.objects.select_for_update(of=("self",)).get(pk=poll.pk)
 
 
-def _publish(poll: Poll, kind: str, data: dict[str, Any]) -> None:
+def publish_live(poll: Poll, kind: str, data: dict[str, Any]) -> None:
     if poll.meeting_id is not None:
         broadcast.publish(poll.meeting_id, kind, {"poll": poll.pk, **data}, min_level=poll.classification, item_id=poll.item_id)
 
@@ -229,7 +230,7 @@ def open_poll(poll: Poll, *, acting_user: User, source_ip: str | None = None) ->
         from ecabinet.notify import hooks
 
         hooks.poll_opened(poll, acting_user=acting_user)
-        _publish(
+        publish_live(
             poll, events.LIVE_OPENED, {"question": poll.question, "options": poll.options, "deadline": poll.deadline.isoformat() if poll.deadline else None}
         )
         if fresh.deadline is not None:
@@ -266,8 +267,9 @@ def _pki(exc: PkiCoreError) -> ECabinetError:
     return pki_errors.from_core(exc)
 
 
-def _signer_certificate(parsed: ballot_core.Ballot, signature: bytes | None, p7s: bytes | None) -> tuple[x509.Certificate, bytes]:
-    """The certificate whose key made the signature over the ballot bytes, and the DER signature."""
+def _signer_certificate(parsed: ballot_core.Ballot, signature: bytes | None, p7s: bytes | None) -> tuple[x509.Certificate, bytes, MemberCertificate | None]:
+    """The certificate whose key made the signature over the ballot bytes, the DER signature, and
+    the registered certificate row when it was read here (a bare signature names its certificate)."""
     if p7s is not None:
         try:
             envelope = cms_core.verify_detached_signed_data(p7s, parsed.data)
@@ -276,10 +278,10 @@ def _signer_certificate(parsed: ballot_core.Ballot, signature: bytes | None, p7s
         cert = envelope.certificate
         if ca_core.fingerprint(cert) != parsed.certificate_sha256:
             raise errors.CertificateMismatch()
-        return cert, envelope.signature
+        return cert, envelope.signature, None
     if signature is None:
         raise errors.BallotMalformed("Send the signature (DER or raw r||s, base64) or a detached CMS envelope.")
-    record_ = MemberCertificate.objects.filter(fingerprint=parsed.certificate_sha256).only("certificate_pem").first()
+    record_ = MemberCertificate.objects.filter(fingerprint=parsed.certificate_sha256).first()
     if record_ is None:
         raise pki_errors.CertificateUntrusted("The ballot names a certificate this installation has not issued or registered.")
     cert = x509.load_pem_x509_certificate(record_.certificate_pem.encode())
@@ -291,7 +293,7 @@ def _signer_certificate(parsed: ballot_core.Ballot, signature: bytes | None, p7s
         cms_core.verify_signature(parsed.data, der, public_key)
     except PkiCoreError as exc:
         raise _pki(exc) from None
-    return cert, der
+    return cert, der, record_
 
 
 def _refuse(poll: Poll | None, *, code: str, sha256: str, acting_user: Any, source_ip: str | None) -> None:
@@ -336,28 +338,31 @@ def _cast(poll: Poll, *, data: bytes, signature: Any, cms: Any, totp: str | None
         raise errors.BallotMalformed(str(exc)) from None
     if parsed.poll != poll.pk:
         raise errors.BallotWrongPoll(f"The ballot is for poll {parsed.poll}, not {poll.pk}.")
-    cert, signature_der = _signer_certificate(parsed, _decode(signature, "signature"), _decode(cms, "cms"))
+    cert, signature_der, member_cert = _signer_certificate(parsed, _decode(signature, "signature"), _decode(cms, "cms"))
     now = timezone.now()
-    member_cert = trust.check_member_certificate(cert, at=now)
+    member_cert = trust.check_member_certificate(cert, at=now, record=member_cert)
     if member_cert.user_id != acting_user.pk or parsed.voter != acting_user.pk:
         raise errors.VoterMismatch()
     if parsed.question_sha256 != poll.statement_sha256:
         raise errors.QuestionChanged()
     if parsed.choice not in poll.option_keys:
         raise errors.ChoiceInvalid(f"{parsed.choice!r} is not one of {', '.join(poll.option_keys)}.")
-    if not PollVoter.objects.filter(poll=poll, user=acting_user).exists():
-        raise errors.NotEligible()
     try:
         with transaction.atomic():
-            fresh = _locked(poll)
+            # The audit chain's lock is the one lock: ballots of every poll append to the one chain,
+            # so they are serialised by it anyway. Closing takes it too before it counts (see
+            # close_poll), so a ballot either commits before the count reads the ballots or finds
+            # the poll closed. Under it, one query reads everything the decision needs.
+            lock_chain()
             received = timezone.now()
-            if fresh.state != Poll.State.OPEN or (fresh.deadline is not None and received >= fresh.deadline):
-                raise errors.PollNotOpen(state=fresh.state)
-            previous = Ballot.objects.filter(poll=fresh, voter=acting_user, counted=True).values_list("pk", flat=True).first()
-            if previous is not None and not fresh.allow_change:
+            row = _ballot_state(poll, acting_user, received)
+            if not row["eligible"]:
+                raise errors.NotEligible()
+            if row["state"] != Poll.State.OPEN or row["past_deadline"]:
+                raise errors.PollNotOpen(state=row["state"])
+            previous = row["previous"]
+            if previous is not None and not row["allow_change"]:
                 raise errors.AlreadyVoted()
-            if Ballot.objects.filter(Q(nonce=parsed.nonce) | Q(sha256=parsed.sha256)).exists():
-                raise errors.NonceReplayed()
             if previous is not None:
                 Ballot.objects.filter(pk=previous).update(counted=False)
             entry = record(
@@ -368,15 +373,16 @@ def _cast(poll: Poll, *, data: bytes, signature: Any, cms: Any, totp: str | None
                 source_ip=source_ip,
                 details={
                     "ballot_sha256": parsed.sha256,
-                    "poll": fresh.pk,
+                    "poll": poll.pk,
                     "voter": acting_user.pk,
                     "choice": parsed.choice,
                     "certificate_sha256": parsed.certificate_sha256,
                     "supersedes": previous,
                 },
+                head=(row["audit_head_seq"], row["audit_head_hash"]),
             )
             stored = Ballot.objects.create(
-                poll=fresh,
+                poll=poll,
                 voter=acting_user,
                 certificate=member_cert,
                 data=data,
@@ -389,13 +395,58 @@ def _cast(poll: Poll, *, data: bytes, signature: Any, cms: Any, totp: str | None
                 audit_seq=entry.seq,
                 counted=True,
             )
-            if fresh.meeting_id is not None:
-                # Counted after commit, so the figure includes this ballot and costs nothing inside the lock.
-                transaction.on_commit(lambda: _publish(fresh, events.LIVE_BALLOT, live_results(fresh, public_only=True)))
+            if poll.meeting_id is not None:
+                # Counted after commit, so the figure includes this ballot and costs nothing inside
+                # the lock; pushes are coalesced per poll (live_push), the last one always goes out.
+                transaction.on_commit(lambda: live_push.ballot_cast(poll.pk))
     except IntegrityError:
-        # Two submissions of the same ballot raced past the check above; the database kept one.
+        # A replayed ballot (its nonce or hash already stored): the unique columns refuse it and the
+        # whole transaction, audit entry included, rolls back. No query looks for it beforehand.
         raise errors.NonceReplayed() from None
     return stored
+
+
+def _ballot_state(poll: Poll, voter: User, received: datetime) -> dict[str, Any]:
+    """Under the chain lock, in one round trip: the poll's state and whether ``received`` is past
+    its deadline, the voter's eligibility and counted ballot, and the audit chain's head.
+
+    Plain SQL: this runs inside the lock for every ballot, and building the same query through the
+    ORM (four subqueries) cost more than running it.
+    """
+    global _ballot_state_sql
+    if _ballot_state_sql is None:
+        p, v, b, a = (m._meta for m in (Poll, PollVoter, Ballot, AuditEntry))
+
+        def col(meta: Any, name: str) -> str:
+            return str(meta.get_field(name).column)
+
+        # Names from the models' metadata; every value is a parameter.
+        _ballot_state_sql = (
+            f"SELECT p.{col(p, 'state')}, p.{col(p, 'deadline')} IS NOT NULL AND p.{col(p, 'deadline')} <= %s, p.{col(p, 'allow_change')},"  # noqa: S608
+            f" EXISTS(SELECT 1 FROM {v.db_table} WHERE {col(v, 'poll')} = p.{col(p, 'id')} AND {col(v, 'user')} = %s),"
+            f" (SELECT {col(b, 'id')} FROM {b.db_table} WHERE {col(b, 'poll')} = p.{col(p, 'id')} AND {col(b, 'voter')} = %s AND {col(b, 'counted')} LIMIT 1),"
+            f" (SELECT {col(a, 'seq')} FROM {a.db_table} ORDER BY {col(a, 'seq')} DESC LIMIT 1),"
+            f" (SELECT {col(a, 'entry_hash')} FROM {a.db_table} ORDER BY {col(a, 'seq')} DESC LIMIT 1)"
+            f" FROM {p.db_table} p WHERE p.{col(p, 'id')} = %s"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_ballot_state_sql, [connection.ops.adapt_datetimefield_value(received), voter.pk, voter.pk, poll.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise errors.PollNotFound()
+    state, past_deadline, allow_change, eligible, previous, head_seq, head_hash = row
+    return {
+        "state": state,
+        "past_deadline": bool(past_deadline),
+        "allow_change": bool(allow_change),
+        "eligible": bool(eligible),
+        "previous": previous,
+        "audit_head_seq": head_seq,
+        "audit_head_hash": head_hash,
+    }
+
+
+_ballot_state_sql: str | None = None
 
 
 def _der(signature: bytes) -> bytes:
@@ -493,6 +544,9 @@ def close_poll(poll: Poll, *, acting_user: User | None, source_ip: str | None = 
     key = signing.private_key()
     with transaction.atomic():
         fresh = _locked(poll)
+        # Ballots take only the audit chain's lock (see _cast); holding it from here to the commit
+        # means every ballot has either committed before the count below or will find the poll closed.
+        lock_chain()
         if fresh.state != Poll.State.OPEN:
             if at_deadline:
                 return fresh
@@ -524,7 +578,7 @@ def close_poll(poll: Poll, *, acting_user: User | None, source_ip: str | None = 
         from ecabinet.notify import hooks
 
         hooks.poll_closed(fresh, acting_user=acting_user)
-        _publish(fresh, events.LIVE_CLOSED, {"tally": document["tally"], "state": fresh.state})
+        publish_live(fresh, events.LIVE_CLOSED, {"tally": document["tally"], "state": fresh.state})
     return fresh
 
 

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from ecabinet.pki.core.errors import CertificateRejected
 
 MAX_PATH = 6
+_ISSUED_CACHE_MAX = 100_000
 _SHA256 = hashes.SHA256()
 
 
@@ -36,12 +37,25 @@ class TrustStore:
     crls: Sequence[x509.CertificateRevocationList] = ()
     require_revocation_info: bool = True
     _crl_cache: dict[bytes, x509.CertificateRevocationList | None] = field(default_factory=dict, repr=False)
+    # (certificate DER hash, issuer DER hash) -> did the issuer's key sign it. A certificate's bytes
+    # and an issuer's key never change, so the answer holds for as long as this store is used.
+    _issued_cache: dict[tuple[bytes, bytes], bool] = field(default_factory=dict, repr=False)
 
     def issuer_candidates(self, cert: x509.Certificate) -> list[x509.Certificate]:
         return [c for c in (*self.intermediates, *self.anchors) if c.subject == cert.issuer]
 
     def is_anchor(self, cert: x509.Certificate) -> bool:
         return any(cert == anchor for anchor in self.anchors)
+
+    def directly_issued(self, cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+        key = (cert.fingerprint(_SHA256), issuer.fingerprint(_SHA256))
+        known = self._issued_cache.get(key)
+        if known is None:
+            known = _directly_issued(cert, issuer)
+            if len(self._issued_cache) >= _ISSUED_CACHE_MAX:
+                self._issued_cache.clear()
+            self._issued_cache[key] = known
+        return known
 
     def crl_for(self, issuer: x509.Certificate) -> x509.CertificateRevocationList | None:
         """The newest CRL this issuer really signed (a forged or foreign CRL is ignored)."""
@@ -81,7 +95,7 @@ def build_path(cert: x509.Certificate, trust: TrustStore) -> list[x509.Certifica
     while not trust.is_anchor(current):
         if len(chain) > MAX_PATH:
             raise CertificateRejected("the certificate path is too long", code="certificate_untrusted")
-        issuer = next((c for c in trust.issuer_candidates(current) if c != current and _directly_issued(current, c)), None)
+        issuer = next((c for c in trust.issuer_candidates(current) if c != current and trust.directly_issued(current, c)), None)
         if issuer is None:
             raise CertificateRejected(f"no trusted issuer signed the certificate of {current.subject.rfc4514_string()}", code="certificate_untrusted")
         chain.append(issuer)

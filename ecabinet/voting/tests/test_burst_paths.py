@@ -1,0 +1,150 @@
+"""What the burst-speed work keeps: the cached trust store still sees a revocation or a CA change on
+the very next ballot, the coalesced live turnout still ends on the final count, and the audit
+append that trusts its caller's chain head refuses to run outside the caller's transaction."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from cryptography.hazmat.primitives import hashes
+from django.db import transaction
+
+from ecabinet.audit.actions import lock_chain, record
+from ecabinet.audit.core.verify import LogVerifier
+from ecabinet.audit.models import AuditEntry
+from ecabinet.meetings.broadcast import meeting_group
+from ecabinet.pki import actions as pki_actions
+from ecabinet.pki.models import Authority
+from ecabinet.pki.tests.factories import ForeignCa, new_member_key
+from ecabinet.voting import events, live_push, trust
+from ecabinet.voting.models import Ballot
+from ecabinet.voting.tests.conftest import cast, post_ballot, signed_body
+from ecabinet.voting.tests.test_ballots import refused
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_revocation_counts_for_the_next_ballot_although_the_trust_store_is_cached(voting, item_poll):
+    first, second = voting.members[0], voting.members[1]
+    assert post_ballot(first, item_poll, signed_body(item_poll, first)).status_code == 201
+    cached = trust.trust_store()
+    assert trust.trust_store() is cached  # nothing changed: the parsed store is reused
+    pki_actions.revoke_certificate(second.certificate, reason="key_compromise", acting_user=second.user, source_ip=None)
+    refused_response = post_ballot(second, item_poll, signed_body(item_poll, second))
+    assert refused_response.status_code == 422 and refused_response.json()["code"] == "certificate_revoked"
+    assert Ballot.objects.filter(voter=second.user).count() == 0
+
+
+def test_a_new_crl_or_a_withdrawn_ca_is_seen_on_the_next_ballot(voting, item_poll):
+    member = voting.members[0]
+    cached = trust.trust_store()
+    pki_actions.publish_crl()
+    assert trust.trust_store() is not cached  # a new CRL: the store is read again
+    # Withdraw every authority: the member's certificate no longer chains to anything we trust.
+    Authority.objects.update(active=False)
+    refused(post_ballot(member, item_poll, signed_body(item_poll, member)), 422, "certificate_untrusted")
+
+
+def test_a_checked_issuer_signature_is_remembered_per_certificate(voting, item_poll):
+    """The store remembers (certificate, issuer) pairs by their hashes: a certificate the issuer did
+    not sign is checked on its own and refused, whatever was remembered before."""
+    member = voting.members[0]
+    assert post_ballot(member, item_poll, signed_body(item_poll, member)).status_code == 201
+    store = trust.trust_store()
+    issuing = store.intermediates[0]
+    assert store.directly_issued(member.x509, issuing)
+    assert (member.x509.fingerprint(hashes.SHA256()), issuing.fingerprint(hashes.SHA256())) in store._issued_cache
+    foreign = ForeignCa().member(new_member_key(), user_id=member.user.pk)
+    assert not store.directly_issued(foreign, issuing)
+    assert not store.directly_issued(foreign, issuing)  # the remembered answer is the same answer
+
+
+def _live_events(channel: str) -> list[dict[str, Any]]:
+    layer = get_channel_layer()
+    found = []
+    while True:
+        try:
+            message = async_to_sync(_receive_or_none)(layer, channel)
+        except TimeoutError:
+            return found
+        if message is None:
+            return found
+        if message["event"]["kind"] == events.LIVE_BALLOT:
+            found.append(message["event"]["data"])
+
+
+async def _receive_or_none(layer: Any, channel: str) -> dict[str, Any] | None:
+    import asyncio
+
+    try:
+        return await asyncio.wait_for(layer.receive(channel), timeout=0.5)  # type: ignore[no-any-return]
+    except TimeoutError:
+        return None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_turnout_is_coalesced_and_the_last_push_carries_the_final_count(voting, item_poll, settings):
+    settings.VOTE_PUSH_SECONDS = 2.0
+    live_push.reset()
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(meeting_group(item_poll.meeting_id), channel)
+    voters = [voting.chair, *voting.members]
+    began = time.monotonic()
+    for voter in voters:
+        cast(voter, item_poll, "approve")
+    casting = time.monotonic() - began
+    # The push due at the end of the window counts every ballot committed before it runs.
+    pushed: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 60
+    while not pushed or pushed[-1]["cast"] != len(voters):
+        assert time.monotonic() < deadline, f"no push with the final count; got {pushed}"
+        pushed += _live_events(channel)
+    assert pushed[0]["cast"] == 1  # the first ballot after a quiet spell is pushed at once
+    assert [p["cast"] for p in pushed] == sorted(p["cast"] for p in pushed)
+    # At most one push per window, plus the first: fewer pushes than ballots unless casting was slow.
+    assert len(pushed) <= 2 + int(casting / settings.VOTE_PUSH_SECONDS)
+    live_push.reset()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_ballot_is_pushed_when_coalescing_is_off(voting, item_poll, settings):
+    settings.VOTE_PUSH_SECONDS = 0
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(meeting_group(item_poll.meeting_id), channel)
+    for voter in voting.members[:2]:
+        cast(voter, item_poll, "reject")
+    assert [p["cast"] for p in _live_events(channel)] == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_append_after_a_given_head_needs_the_callers_transaction(voting):
+    before = AuditEntry.objects.count()
+    with pytest.raises(ValueError, match="transaction"):
+        record("test.event", head=(None, None))
+    assert AuditEntry.objects.count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ballots_keep_the_audit_chain_whole(voting, item_poll):
+    """Ballots append with the head read under the chain lock; the chain verifies end to end."""
+    for voter in voting.members:
+        cast(voter, item_poll, "approve")
+    with transaction.atomic():
+        lock_chain()
+        last = AuditEntry.objects.order_by("-seq").values_list("seq", "entry_hash").first()
+        entry = record("test.after_ballots", head=last)
+    assert entry.seq == last[0] + 1 and entry.prev_hash == last[1]
+    from ecabinet.audit import signing
+
+    verifier = LogVerifier(name=signing.signer_name(), public_key=signing.private_key().public_key(), max_problems=5)
+    for stored in AuditEntry.objects.order_by("seq"):
+        verifier.feed(stored.stored())
+    report = verifier.finish()
+    assert report.ok, report.problems
+    assert report.entries == AuditEntry.objects.count()
