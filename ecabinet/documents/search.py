@@ -267,7 +267,8 @@ def current_versions(user: Any) -> QuerySet[DocumentVersion]:
     """The current (newest ready) version of every document ``user`` may see, as one query."""
     ready = DocumentVersion.objects.filter(state=DocumentVersion.State.READY)
     newer = ready.filter(document=OuterRef("document"), number__gt=OuterRef("number"))
-    return ready.filter(document__in=permissions.visible_documents_qs(user).values("pk")).filter(~Exists(newer))
+    # order_by(): no sort (the models' default ordering) inside a query that only filters.
+    return ready.filter(document__in=permissions.visible_documents_qs(user).order_by().values("pk")).filter(~Exists(newer)).order_by()
 
 
 def searchable_versions(user: Any) -> dict[int, Document]:
