@@ -69,7 +69,9 @@ try:
     SERVE_HOST = env.str("HOST", "127.0.0.1") or "127.0.0.1"
     SERVE_PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
     SERVE_WORKERS = env.int("SERVE_WORKERS", 1, minimum=1, maximum=64)
-    DB_POOL_SIZE = env.int("DB_POOL_SIZE", 16, minimum=0, maximum=1000)
+    # Off by default in the test process: pytest-django drops the test database at the end, which a
+    # pool's idle connections would hold open. The servers the tests start use it.
+    DB_POOL_SIZE = env.int("DB_POOL_SIZE", 0 if TESTING else 16, minimum=0, maximum=1000)
     # Live poll turnout: at most one push per poll per this many ms per process (0: after every ballot).
     VOTE_PUSH_SECONDS = env.int("VOTE_PUSH_MS", 0 if TESTING else 250, minimum=0, maximum=10_000) / 1000
     LOGIN_DELAY_AFTER = env.int("LOGIN_DELAY_AFTER", 3, minimum=1)
