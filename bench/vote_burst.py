@@ -11,7 +11,8 @@ and revocation, owner, eligibility, poll state, nonce, audit append.
 Then, in the same run, the bare limit: verifying the same 500 signatures with their certificates'
 keys and inserting 500 rows (one committed transaction each) in a tight loop on the same database.
 Prints one JSON object: throughput, p50/p99 latency, lost and duplicated counts (must be 0/0) and
-the ratio to the bare limit. Knobs: BENCH_VOTERS (500), BENCH_CONCURRENCY (64).
+the ratio to the bare limit. Knobs: BENCH_VOTERS (500), BENCH_CONCURRENCY (64), BENCH_WORKERS (1:
+``ecabinet serve`` processes; the bare limit is always one process).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from ecabinet.voting.tests.vote_servers import Server, child_env, free_port, mem
 
 VOTERS = int(os.environ.get("BENCH_VOTERS", "500"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "64"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/ecabinet_bench"
 CHOICES = ["approve", "reject", "abstain"]
 
@@ -51,6 +53,33 @@ def log(*args: Any) -> None:
 def percentile(values: list[float], q: int) -> float:
     ms = sorted(v * 1000 for v in values)
     return round(statistics.quantiles(ms, n=100, method="inclusive")[q - 1], 1) if len(ms) > 1 else round(ms[0], 1)
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of a process and all its descendants (Linux /proc), in seconds.
+
+    The server's CPU per ballot does not depend on what else the machine is running, unlike the
+    throughput: the machine this runs on is often shared, so both are reported.
+    """
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid and child not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(pid, 0.0) for pid in tree)
 
 
 def bare_limit(database_url: str, bodies: list[tuple[Any, dict[str, Any]]], certificates: dict[int, x509.Certificate]) -> dict[str, Any]:
@@ -93,6 +122,7 @@ def main() -> None:
         work = Path(tmp)
         with private_database(work, f"vote{os.getpid()}") as database_url:
             env = child_env(work, database_url=database_url, redis_url=None)
+            env["ECABINET_SERVE_WORKERS"] = str(WORKERS)
             log("migrating …")
             run_cli(env, "migrate", "--noinput", "-v", "0")
             log(f"seeding {VOTERS} members with certificates …")
@@ -123,10 +153,12 @@ def main() -> None:
                         code = str(response.json().get("code") if response.headers.get("Content-Type", "").endswith("json") else response.status_code)
                         refusals[code] = refusals.get(code, 0) + 1
 
+                cpu_before = tree_cpu_seconds(server.process.pid)
                 started = time.perf_counter()
                 with ThreadPoolExecutor(CONCURRENCY) as pool:
                     list(pool.map(fire, range(len(bodies))))
                 elapsed = time.perf_counter() - started
+                server_cpu = tree_cpu_seconds(server.process.pid) - cpu_before
             finally:
                 server.stop()
             if refusals:
@@ -151,6 +183,7 @@ def main() -> None:
         "database": "postgresql",
         "voters": len(members),
         "concurrency": CONCURRENCY,
+        "server_processes": WORKERS,
         "accepted": len(receipts),
         "refused": sum(1 for s in statuses if s != 201),
         "refusals": refusals,
@@ -160,6 +193,8 @@ def main() -> None:
         "throughput_per_s": round(api_throughput, 1),
         "p50_ms": percentile(latencies, 50),
         "p99_ms": percentile(latencies, 99),
+        "server_cpu_ms_per_ballot": round(server_cpu * 1000 / max(1, len(statuses)), 2),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "bare_limit": bare,
         "ratio_to_bare": round(api_throughput / bare["throughput_per_s"], 3),
     }
