@@ -271,11 +271,6 @@ def current_versions(user: Any) -> QuerySet[DocumentVersion]:
     return ready.filter(document__in=permissions.visible_documents_qs(user).order_by().values("pk")).filter(~Exists(newer)).order_by()
 
 
-def searchable_versions(user: Any) -> dict[int, Document]:
-    """version id -> document, for the current version of every document ``user`` may see."""
-    return {v.pk: v.document for v in current_versions(user).select_related("document").only("pk", "document__id", "document__title")}
-
-
 def query_terms(query: str) -> list[str]:
     return textnorm.tokens(query)[:MAX_QUERY_TOKENS]
 
