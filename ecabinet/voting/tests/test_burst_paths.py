@@ -4,6 +4,7 @@ append that trusts its caller's chain head refuses to run outside the caller's t
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -63,27 +64,24 @@ def test_a_checked_issuer_signature_is_remembered_per_certificate(voting, item_p
     assert not store.directly_issued(foreign, issuing)  # the remembered answer is the same answer
 
 
-def _live_events(channel: str) -> list[dict[str, Any]]:
+async def _turnout_pushes(channel: str, *, until_cast: int | None = None, limit: float = 60) -> list[dict[str, Any]]:
+    """The turnout pushes received on ``channel``: until one carries ``until_cast`` (or ``limit``
+    seconds pass), else until the channel has been quiet for half a second. One event loop for all
+    the receives: Redis's layer binds a channel's queue to the loop that first received on it."""
     layer = get_channel_layer()
-    found = []
+    found: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
     while True:
         try:
-            message = async_to_sync(_receive_or_none)(layer, channel)
+            message = await asyncio.wait_for(layer.receive(channel), timeout=0.5)
         except TimeoutError:
-            return found
-        if message is None:
-            return found
+            done = until_cast is None or (found and found[-1]["cast"] == until_cast)
+            if done or loop.time() > deadline:
+                return found
+            continue
         if message["event"]["kind"] == events.LIVE_BALLOT:
             found.append(message["event"]["data"])
-
-
-async def _receive_or_none(layer: Any, channel: str) -> dict[str, Any] | None:
-    import asyncio
-
-    try:
-        return await asyncio.wait_for(layer.receive(channel), timeout=0.5)  # type: ignore[no-any-return]
-    except TimeoutError:
-        return None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -99,11 +97,8 @@ def test_live_turnout_is_coalesced_and_the_last_push_carries_the_final_count(vot
         cast(voter, item_poll, "approve")
     casting = time.monotonic() - began
     # The push due at the end of the window counts every ballot committed before it runs.
-    pushed: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 60
-    while not pushed or pushed[-1]["cast"] != len(voters):
-        assert time.monotonic() < deadline, f"no push with the final count; got {pushed}"
-        pushed += _live_events(channel)
+    pushed = async_to_sync(_turnout_pushes)(channel, until_cast=len(voters))
+    assert pushed and pushed[-1]["cast"] == len(voters), f"no push with the final count; got {pushed}"
     assert pushed[0]["cast"] == 1  # the first ballot after a quiet spell is pushed at once
     assert [p["cast"] for p in pushed] == sorted(p["cast"] for p in pushed)
     # At most one push per window, plus the first: fewer pushes than ballots unless casting was slow.
@@ -119,7 +114,7 @@ def test_every_ballot_is_pushed_when_coalescing_is_off(voting, item_poll, settin
     async_to_sync(layer.group_add)(meeting_group(item_poll.meeting_id), channel)
     for voter in voting.members[:2]:
         cast(voter, item_poll, "reject")
-    assert [p["cast"] for p in _live_events(channel)] == [1, 2]
+    assert [p["cast"] for p in async_to_sync(_turnout_pushes)(channel)] == [1, 2]
 
 
 @pytest.mark.django_db(transaction=True)
