@@ -143,3 +143,27 @@ def test_ballots_keep_the_audit_chain_whole(voting, item_poll):
     report = verifier.finish()
     assert report.ok, report.problems
     assert report.entries == AuditEntry.objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_push_due_later_runs_on_the_servers_event_loop(voting, item_poll, settings):
+    """As under ``ecabinet serve``: ballots cast from request threads of a running event loop; the
+    push due at the end of the window is scheduled on that loop and still carries the final count."""
+    from asgiref.sync import sync_to_async
+
+    settings.VOTE_PUSH_SECONDS = 1.0
+    live_push.reset()
+    voters = [voting.chair, *voting.members]
+
+    async def serve() -> list[dict[str, Any]]:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(meeting_group(item_poll.meeting_id), channel)
+        for voter in voters:
+            await sync_to_async(cast)(voter, item_poll, "abstain")
+        return await _turnout_pushes(channel, until_cast=len(voters))
+
+    pushed = async_to_sync(serve)()
+    assert pushed and pushed[-1]["cast"] == len(voters), pushed
+    assert pushed[0]["cast"] == 1
+    live_push.reset()
