@@ -32,7 +32,7 @@ import pytest
 
 from ecabinet.identity.core import totp
 from ecabinet.meetings.tests import live_servers
-from ecabinet.web.tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TABLET_LANDSCAPE
+from ecabinet.web.tests.conftest import ARTIFACTS, TABLET_LANDSCAPE
 
 pytestmark = pytest.mark.browser
 
@@ -69,18 +69,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[live_server
             yield server, people
         finally:
             server.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def tablet(chromium: Any, server: live_servers.Server, person: dict[str, Any], password: str) -> Any:

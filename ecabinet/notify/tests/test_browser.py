@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from ecabinet.meetings.tests import live_servers
-from ecabinet.web.tests.conftest import CHROMIUM, CHROMIUM_ARGS, TABLET_LANDSCAPE
+from ecabinet.web.tests.conftest import TABLET_LANDSCAPE
 
 LIVE_TIMEOUT_MS = 20_000  # generous: a wait, not a measurement
 
@@ -39,18 +39,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[live_server
             yield server, data
         finally:
             server.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def tablet(chromium: Any, server: live_servers.Server, session: str) -> Any:

@@ -65,7 +65,8 @@ ZIP_BASED = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ZIP})
 
 MAX_NAME_BYTES = 255
 # What reading a damaged archive can raise, from the zipfile module and the decompressors under it
-# (zipfile raises NotImplementedError for a compression method it does not support).
+# (zipfile signals a compression method it cannot decode with NotImplementedError, so that
+# exception means "refuse this archive" here).
 ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, NotImplementedError, KeyError, RuntimeError)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from ecabinet.voting.tests import live_site
-from ecabinet.web.tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TABLET_LANDSCAPE
+from ecabinet.web.tests.conftest import ARTIFACTS, TABLET_LANDSCAPE
 
 pytestmark = pytest.mark.browser
 
@@ -39,18 +39,6 @@ MEMBERS = ("member1", "member2", "member3")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[live_site.Site]:
     with live_site.site(tmp_path_factory.mktemp("voting-live"), "vote_e2e") as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def tablet(chromium: Any, site: live_site.Site, person: str) -> Any:
