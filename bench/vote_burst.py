@@ -17,6 +17,7 @@ the ratio to the bare limit. Knobs: BENCH_VOTERS (500), BENCH_CONCURRENCY (64), 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -25,19 +26,17 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
-from ecabinet.voting.tests.vote_servers import Server, child_env, free_port, members_from, post_ballot, private_database, run_cli, seed, wait_code_window  # noqa: E402
+from ecabinet.voting.tests.vote_servers import Server, child_env, free_port, members_from, private_database, run_cli, seed, wait_code_window  # noqa: E402
 
 VOTERS = int(os.environ.get("BENCH_VOTERS", "500"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "64"))
@@ -55,14 +54,14 @@ def percentile(values: list[float], q: int) -> float:
     return round(statistics.quantiles(ms, n=100, method="inclusive")[q - 1], 1) if len(ms) > 1 else round(ms[0], 1)
 
 
-def tree_cpu_seconds(root: int) -> float:
+def tree_cpu_seconds(root: int, *, split: bool = False) -> Any:
     """User + system CPU of a process and all its descendants (Linux /proc), in seconds.
 
     The server's CPU per ballot does not depend on what else the machine is running, unlike the
     throughput: the machine this runs on is often shared, so both are reported.
     """
     parents: dict[int, int] = {}
-    times: dict[int, float] = {}
+    times: dict[int, tuple[float, float]] = {}
     tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -72,14 +71,90 @@ def tree_cpu_seconds(root: int) -> float:
         except OSError:
             continue
         parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        times[int(entry.name)] = (int(fields[11]) / tick, int(fields[12]) / tick)
     tree, frontier = {root}, [root]
     while frontier:
         pid = frontier.pop()
         children = [child for child, parent in parents.items() if parent == pid and child not in tree]
         tree.update(children)
         frontier.extend(children)
-    return sum(times.get(pid, 0.0) for pid in tree)
+    user = sum(times.get(pid, (0.0, 0.0))[0] for pid in tree)
+    system = sum(times.get(pid, (0.0, 0.0))[1] for pid in tree)
+    return (user, system) if split else user + system
+
+
+async def show_poll(base: str, poll_id: int, bodies: list[tuple[Any, dict[str, Any]]]) -> None:
+    """Before the vote, every member's device loads the poll to show the question (a tablet signs
+    nothing it has not shown), as in a session. Not timed."""
+    import aiohttp
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
+
+        async def show(member: Any) -> None:
+            async with http.get(f"{base}/api/v1/polls/{poll_id}", headers={"Authorization": f"Bearer {member.token}"}) as response:
+                response.raise_for_status()
+
+        await asyncio.gather(*(show(member) for member, _ in bodies))
+
+
+async def fire_all(base: str, poll_id: int, bodies: list[tuple[Any, dict[str, Any]]]) -> tuple[list[float], list[int], dict[str, int], dict[str, int]]:
+    """Every ballot at once from CONCURRENCY keep-alive connections (one event loop, aiohttp), so
+    the clients cost the shared cores little next to the server they measure."""
+    import aiohttp
+
+    latencies: list[float] = []
+    statuses: list[int] = []
+    receipts: dict[str, int] = {}
+    refusals: dict[str, int] = {}
+    queue = list(reversed(bodies))
+    url = f"{base}/api/v1/polls/{poll_id}/ballots"
+
+    async def client(http: aiohttp.ClientSession) -> None:
+        while queue:
+            member, body = queue.pop()
+            began = time.perf_counter()
+            async with http.post(url, json=body, headers={"Authorization": f"Bearer {member.token}"}) as response:
+                answer = await response.json(content_type=None)
+                latencies.append(time.perf_counter() - began)
+                statuses.append(response.status)
+                if response.status == 201:
+                    receipts[answer["ballot_sha256"]] = member.id
+                else:
+                    code = str(answer.get("code") if isinstance(answer, dict) else response.status)
+                    refusals[code] = refusals.get(code, 0) + 1
+
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
+        await asyncio.gather(*(client(http) for _ in range(CONCURRENCY)))
+    return latencies, statuses, receipts, refusals
+
+
+def ballot_groups(base: str) -> tuple[float, float]:
+    """The server's /metrics counts of ballot groups written and ballots in them (one process)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:  # noqa: S310 - our own server
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("ecabinet_ballot_groups_total", "ecabinet_ballot_group_items_total"):
+            values[name] = float(value)
+    return values.get("ecabinet_ballot_groups_total", 0.0), values.get("ecabinet_ballot_group_items_total", 0.0)
+
+
+def _postmaster_pid() -> int | None:
+    """The local PostgreSQL server's main process, whose children serve every connection (None when
+    the database is elsewhere or not visible here)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if cmdline and cmdline[0].endswith(b"/postgres") and b"-D" in cmdline:
+                return int(entry.name)
+    return None
 
 
 def bare_limit(database_url: str, bodies: list[tuple[Any, dict[str, Any]]], certificates: dict[int, x509.Certificate]) -> dict[str, Any]:
@@ -134,31 +209,23 @@ def main() -> None:
                 server.wait_ready()
                 wait_code_window()
                 bodies = [(m, m.body(poll, CHOICES[i % 3])) for i, m in enumerate(members)]
+                log(f"{len(bodies)} devices show the poll …")
+                asyncio.run(show_poll(server.url, poll["id"], bodies))
                 log(f"firing {len(bodies)} ballots with {CONCURRENCY} concurrent clients …")
-                sessions = [requests.Session() for _ in range(CONCURRENCY)]
-                latencies: list[float] = []
-                statuses: list[int] = []
-                receipts: dict[str, int] = {}
-                refusals: dict[str, int] = {}
-
-                def fire(index: int) -> None:
-                    member, body = bodies[index]
-                    began = time.perf_counter()
-                    response = post_ballot(sessions[index % CONCURRENCY], server.url, member, poll["id"], body)
-                    latencies.append(time.perf_counter() - began)
-                    statuses.append(response.status_code)
-                    if response.status_code == 201:
-                        receipts[response.json()["ballot_sha256"]] = member.id
-                    else:
-                        code = str(response.json().get("code") if response.headers.get("Content-Type", "").endswith("json") else response.status_code)
-                        refusals[code] = refusals.get(code, 0) + 1
-
-                cpu_before = tree_cpu_seconds(server.process.pid)
+                postmaster = _postmaster_pid()
+                cpu_before = tree_cpu_seconds(server.process.pid, split=True)
+                db_before = tree_cpu_seconds(postmaster) if postmaster else 0.0
+                client_before = time.process_time()
                 started = time.perf_counter()
-                with ThreadPoolExecutor(CONCURRENCY) as pool:
-                    list(pool.map(fire, range(len(bodies))))
+                groups_before = ballot_groups(server.url)
+                latencies, statuses, receipts, refusals = asyncio.run(fire_all(server.url, poll["id"], bodies))
                 elapsed = time.perf_counter() - started
-                server_cpu = tree_cpu_seconds(server.process.pid) - cpu_before
+                client_cpu = time.process_time() - client_before
+                cpu_after = tree_cpu_seconds(server.process.pid, split=True)
+                db_cpu = (tree_cpu_seconds(postmaster) - db_before) if postmaster else None
+                groups_after = ballot_groups(server.url)
+                server_user, server_system = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+                server_cpu = server_user + server_system
             finally:
                 server.stop()
             if refusals:
@@ -194,6 +261,10 @@ def main() -> None:
         "p50_ms": percentile(latencies, 50),
         "p99_ms": percentile(latencies, 99),
         "server_cpu_ms_per_ballot": round(server_cpu * 1000 / max(1, len(statuses)), 2),
+        "server_system_cpu_ms_per_ballot": round(server_system * 1000 / max(1, len(statuses)), 2),
+        "client_cpu_ms_per_ballot": round(client_cpu * 1000 / max(1, len(statuses)), 2),
+        "database_cpu_ms_per_ballot": round(db_cpu * 1000 / max(1, len(statuses)), 2) if db_cpu is not None else None,
+        "ballots_per_group": round((groups_after[1] - groups_before[1]) / max(1, groups_after[0] - groups_before[0]), 1) if WORKERS == 1 else None,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "bare_limit": bare,
         "ratio_to_bare": round(api_throughput / bare["throughput_per_s"], 3),

@@ -11,11 +11,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from ecabinet.voting.frontdoor import BallotFrontDoor  # noqa: E402
 from ecabinet.web.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi,
+        # Device ballots come in bursts: answered without the request machinery they do not use.
+        "http": BallotFrontDoor(django_asgi),  # type: ignore[arg-type]  # Django types its ASGI callables more narrowly than the ASGI spec
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

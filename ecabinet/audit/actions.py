@@ -70,49 +70,69 @@ def record(
     address in one spelling, text cut to its column) before hashing, so that the hash computed
     now is the hash ``verify`` computes from the stored row on SQLite and on PostgreSQL alike.
     """
-    if not event or len(event) > _MAX["event"]:
-        raise ValueError(f"audit event {event!r} must be 1 to {_MAX['event']} characters")
-    details = normalise_details(details)  # refuse what cannot be hashed before taking the lock
-    source_ip = normalise_ip(source_ip)
-    if obj is not None:
-        object_type = object_type or obj._meta.label_lower
-        object_id = object_id or str(obj.pk)
-    actor_id = getattr(actor, "pk", None) if actor is not None and getattr(actor, "is_authenticated", False) else None
-    actor_label = str(getattr(actor, "username", "")) if actor_id is not None else ""
     if head is not None and not transaction.get_connection().in_atomic_block:
         raise ValueError("record(head=...) needs the caller's transaction that holds lock_chain()")
     with transaction.atomic(savepoint=head is None):
         if head is None:
             lock_chain()
             last = AuditEntry.objects.order_by("-seq").values_list("seq", "entry_hash").first()
-        else:
-            last = None if head[0] is None else (head[0], str(head[1]))
-        seq, prev_hash = (last[0] + 1, last[1]) if last else (0, GENESIS_HASH)
-        fields = EntryFields(
-            seq=seq,
-            prev_hash=prev_hash,
-            created_at=timezone.now(),
-            actor_id=actor_id,
-            actor_label=actor_label[: _MAX["actor_label"]],
-            event=event,
-            object_type=str(object_type)[: _MAX["object_type"]],
-            object_id=str(object_id)[: _MAX["object_id"]],
-            source_ip=source_ip,
-            details=details,
-        )
-        return AuditEntry.objects.create(
-            seq=fields.seq,
-            prev_hash=fields.prev_hash,
-            entry_hash=fields.entry_hash(),
-            created_at=fields.created_at,
-            actor_id=fields.actor_id,
-            actor_label=fields.actor_label,
-            event=fields.event,
-            object_type=fields.object_type,
-            object_id=fields.object_id,
-            source_ip=fields.source_ip,
-            details=fields.details,
-        )
+            head = (None, None) if last is None else last
+        entry = build_entry(event, after=head, actor=actor, obj=obj, object_type=object_type, object_id=object_id, source_ip=source_ip, details=details)
+        entry.save(force_insert=True)
+        return entry
+
+
+def build_entry(
+    event: str,
+    *,
+    after: tuple[int | None, str | None],
+    actor: Any = None,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    source_ip: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """The entry that goes straight after ``after`` (the head's seq and hash; both None for an
+    empty log), hashed but not saved: for a caller holding ``lock_chain()`` that appends several
+    entries with one insert (``AuditEntry.objects.bulk_create``), each built after the one before.
+    ``record`` is this plus the lock, the read of the head, and the save.
+    """
+    if not event or len(event) > _MAX["event"]:
+        raise ValueError(f"audit event {event!r} must be 1 to {_MAX['event']} characters")
+    details = normalise_details(details)
+    source_ip = normalise_ip(source_ip)
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+    actor_id = getattr(actor, "pk", None) if actor is not None and getattr(actor, "is_authenticated", False) else None
+    actor_label = str(getattr(actor, "username", "")) if actor_id is not None else ""
+    seq, prev_hash = (0, GENESIS_HASH) if after[0] is None else (after[0] + 1, str(after[1]))
+    fields = EntryFields(
+        seq=seq,
+        prev_hash=prev_hash,
+        created_at=timezone.now(),
+        actor_id=actor_id,
+        actor_label=actor_label[: _MAX["actor_label"]],
+        event=event,
+        object_type=str(object_type)[: _MAX["object_type"]],
+        object_id=str(object_id)[: _MAX["object_id"]],
+        source_ip=source_ip,
+        details=details,
+    )
+    return AuditEntry(
+        seq=fields.seq,
+        prev_hash=fields.prev_hash,
+        entry_hash=fields.entry_hash(),
+        created_at=fields.created_at,
+        actor_id=fields.actor_id,
+        actor_label=fields.actor_label,
+        event=fields.event,
+        object_type=fields.object_type,
+        object_id=fields.object_id,
+        source_ip=fields.source_ip,
+        details=fields.details,
+    )
 
 
 # -- checkpoints ---------------------------------------------------------------------------------

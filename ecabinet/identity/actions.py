@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from ecabinet import rawsql
 from ecabinet.audit import events
 from ecabinet.audit.actions import record
 from ecabinet.identity import errors, throttle
@@ -157,7 +158,7 @@ def check_totp(user: User, code: str, *, source_ip: str | None) -> None:
     secret = secretbox.unseal(settings.SECRET_KEY, TOTP_PURPOSE, user.totp_secret)
     step = totp.matching_step(secret, code)
     # The conditional UPDATE is what makes a code single-use even for two requests in parallel.
-    if step is None or not User.objects.filter(pk=user.pk, totp_last_step__lt=step).update(totp_last_step=step):
+    if step is None or not _spend_step(user.pk, step):
         throttle.record_failure(user.username, source_ip)
         event = events.MFA_FAILED if step is None else events.MFA_REPLAYED
         record(event, actor=user, obj=user, source_ip=source_ip, details={"stage": "totp"})
@@ -165,6 +166,19 @@ def check_totp(user: User, code: str, *, source_ip: str | None) -> None:
     user.totp_last_step = step
     if verdict.account_failures:  # nothing to reset otherwise: spare a write per ballot and sign-in
         throttle.reset_account(user.username)
+
+
+def _spend_step(user_id: int, step: int) -> bool:
+    """``User.objects.filter(pk=..., totp_last_step__lt=step).update(totp_last_step=step)`` in plain
+    SQL (each ballot's step-up runs it): True if this call moved the user's last step forward."""
+
+    def build() -> str:
+        last, pk = rawsql.column(User, "totp_last_step"), rawsql.column(User, "id")
+        return f"UPDATE {rawsql.table(User)} SET {last} = %s WHERE {pk} = %s AND {last} < %s"  # noqa: S608
+
+    with rawsql.cursor() as cursor:
+        cursor.execute(rawsql.statement("identity.spend_step", build), [step, user_id, step])
+        return bool(cursor.rowcount)
 
 
 def start_totp_enrolment(user: User) -> str:
@@ -388,20 +402,58 @@ def revoke_device(device: Device, *, acting_user: User, source_ip: str | None) -
         hooks.device_revoked(device, acting_user=acting_user)
 
 
-def user_for_token(raw: str, *, source_ip: str | None) -> User | None:
-    """The active user behind a live bearer token, or None (and an audit entry for a known-bad token)."""
+def user_for_token(raw: str, *, source_ip: str | None, record_rejection: bool = True) -> User | None:
+    """The active user behind a live bearer token, or None (and an audit entry for a known-bad token).
+
+    ``record_rejection=False``: no entry for a known-bad token, for a caller that hands such a
+    request on to the API, which then records it (the ballot front door)."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
-    token = ApiToken.objects.select_related("user", "device").filter(key_hash=_hash_token(raw)).first()
+    token = _token_with_user(_hash_token(raw))
     if token is None:
         return None
     now = timezone.now()
     if token.revoked_at or token.expires_at <= now or token.device.revoked_at or not token.user.is_active:
+        if not record_rejection:
+            return None
         record(events.TOKEN_REJECTED, actor=token.user, obj=token.device, source_ip=source_ip, details={"prefix": token.prefix})
         return None
     # Touch at most once a minute: a tablet polling must not turn every read into a write.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        Device.objects.filter(pk=token.device_id).update(last_seen_at=now)
+        rawsql.update_by_pk(ApiToken, token.pk, last_used_at=now)
+        rawsql.update_by_pk(Device, token.device_id, last_seen_at=now)
     token.user.api_device = token.device  # type: ignore[attr-defined]
     return token.user
+
+
+def _token_with_user(key_hash: str) -> ApiToken | None:
+    """``ApiToken.objects.select_related("user", "device").filter(key_hash=...).first()`` in one
+    plain-SQL join: every API request from a device runs it (see ``ecabinet.rawsql``)."""
+    parts, sql = rawsql.statement("identity.token_with_user", _token_statement)
+    with rawsql.cursor() as cursor:
+        cursor.execute(sql, [key_hash])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    sizes = [len(p) for p in parts]
+    token = rawsql.instance(ApiToken, parts[0], row[: sizes[0]])
+    token.user = rawsql.instance(User, parts[1], row[sizes[0] : sizes[0] + sizes[1]])
+    token.device = rawsql.instance(Device, parts[2], row[sizes[0] + sizes[1] :])
+    return token
+
+
+def _token_statement() -> tuple[tuple[list[Any], list[Any], list[Any]], str]:
+    # The whole user (the API reads any of it); of the token and device what the checks read.
+    parts = (
+        rawsql.fields_of(ApiToken, ("id", "device", "user", "prefix", "expires_at", "last_used_at", "revoked_at")),
+        rawsql.fields_of(User),
+        rawsql.fields_of(Device, ("id", "user", "name", "kind", "revoked_at")),
+    )
+    t, c = rawsql.table, rawsql.column
+    sql = (
+        f"SELECT {rawsql.column_list(ApiToken, parts[0], 't')}, {rawsql.column_list(User, parts[1], 'u')}, {rawsql.column_list(Device, parts[2], 'd')}"  # noqa: S608
+        f" FROM {t(ApiToken)} t JOIN {t(User)} u ON u.{c(User, 'id')} = t.{c(ApiToken, 'user')}"
+        f" JOIN {t(Device)} d ON d.{c(Device, 'id')} = t.{c(ApiToken, 'device')}"
+        f" WHERE t.{c(ApiToken, 'key_hash')} = %s"
+    )
+    return parts, sql

@@ -13,24 +13,27 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from ecabinet import rawsql
 from ecabinet.audit import errors as audit_errors
 from ecabinet.audit import signing
-from ecabinet.audit.actions import lock_chain, record
+from ecabinet.audit.actions import build_entry, lock_chain, record
 from ecabinet.audit.models import AuditEntry, Checkpoint
 from ecabinet.errors import ECabinetError, Forbidden, InvalidInput
 from ecabinet.identity import actions as identity_actions
@@ -44,10 +47,12 @@ from ecabinet.pki.core.errors import PkiCoreError
 from ecabinet.pki.models import MemberCertificate
 from ecabinet.voting import errors, events, live_push, permissions, trust
 from ecabinet.voting.core import ballot as ballot_core
+from ecabinet.voting.core import groupcommit
 from ecabinet.voting.core import tally as tally_core
 from ecabinet.voting.core.canonical import canonicalize
 from ecabinet.voting.core.errors import BallotMalformed
 from ecabinet.voting.models import Ballot, Poll, PollVoter
+from ecabinet.web import metrics
 
 log = logging.getLogger(__name__)
 
@@ -281,10 +286,10 @@ def _signer_certificate(parsed: ballot_core.Ballot, signature: bytes | None, p7s
         return cert, envelope.signature, None
     if signature is None:
         raise errors.BallotMalformed("Send the signature (DER or raw r||s, base64) or a detached CMS envelope.")
-    record_ = MemberCertificate.objects.filter(fingerprint=parsed.certificate_sha256).first()
+    record_ = rawsql.by_field(MemberCertificate, "fingerprint", parsed.certificate_sha256)
     if record_ is None:
         raise pki_errors.CertificateUntrusted("The ballot names a certificate this installation has not issued or registered.")
-    cert = x509.load_pem_x509_certificate(record_.certificate_pem.encode())
+    cert = _load_certificate(record_.certificate_pem)
     public_key = cert.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise pki_errors.SignatureMalformed("Ballot certificates hold ECDSA keys.")
@@ -294,6 +299,13 @@ def _signer_certificate(parsed: ballot_core.Ballot, signature: bytes | None, p7s
     except PkiCoreError as exc:
         raise _pki(exc) from None
     return cert, der, record_
+
+
+@functools.lru_cache(maxsize=4096)
+def _load_certificate(pem: str) -> x509.Certificate:
+    """Parsed once per process: a registered certificate's bytes never change (revocation is read
+    from its row for every ballot, not from here)."""
+    return x509.load_pem_x509_certificate(pem.encode())
 
 
 def _refuse(poll: Poll | None, *, code: str, sha256: str, acting_user: Any, source_ip: str | None) -> None:
@@ -317,17 +329,42 @@ def cast_ballot(
     acting_user: User,
     source_ip: str | None = None,
 ) -> Ballot:
-    """Verify and store one signed ballot; return it (its ``sha256`` and ``audit_seq`` are the receipt)."""
+    """Verify and store one signed ballot; return it (its ``sha256`` and ``audit_seq`` are the receipt).
+
+    Everything that needs no lock is checked here, in the caller's thread; then the ballot joins
+    the next group written under the audit chain's lock (``_writer``) and this returns once that
+    group has committed. Inside a caller's open transaction (a test, a command) the ballot is
+    written alone in it, since another thread's group could not see that transaction's rows.
+    """
     data = ballot.encode("utf-8") if isinstance(ballot, str) else bytes(ballot)
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        return _cast(poll, data=data, signature=signature, cms=cms, totp=totp, acting_user=acting_user, source_ip=source_ip)
+        pending = _checked(poll, data=data, signature=signature, cms=cms, totp=totp, acting_user=acting_user, source_ip=source_ip)
     except ECabinetError as exc:
         _refuse(poll, code=exc.code, sha256=sha256, acting_user=acting_user, source_ip=source_ip)
         raise
+    if transaction.get_connection().in_atomic_block:
+        _write_ballots([pending])
+        stored = pending.outcome()
+    else:
+        stored = _writer.submit(pending)
+    assert isinstance(stored, Ballot)
+    return stored
 
 
-def _cast(poll: Poll, *, data: bytes, signature: Any, cms: Any, totp: str | None, acting_user: User, source_ip: str | None) -> Ballot:
+class _PendingBallot(groupcommit.Item):
+    """A ballot that passed every check that needs no lock, waiting for its group."""
+
+    def __init__(self, poll: Poll, *, user: User, parsed: ballot_core.Ballot, signature: bytes, certificate: MemberCertificate, source_ip: str | None) -> None:
+        super().__init__()
+        self.poll, self.user, self.parsed, self.signature = poll, user, parsed, signature
+        self.certificate, self.source_ip = certificate, source_ip
+
+    def reset(self) -> None:
+        self.result, self.error = None, None
+
+
+def _checked(poll: Poll, *, data: bytes, signature: Any, cms: Any, totp: str | None, acting_user: User, source_ip: str | None) -> _PendingBallot:
     if not totp:
         raise errors.StepUpRequired()
     # The step-up first: the code is single-use, so it is spent even if the ballot is then refused.
@@ -339,114 +376,186 @@ def _cast(poll: Poll, *, data: bytes, signature: Any, cms: Any, totp: str | None
     if parsed.poll != poll.pk:
         raise errors.BallotWrongPoll(f"The ballot is for poll {parsed.poll}, not {poll.pk}.")
     cert, signature_der, member_cert = _signer_certificate(parsed, _decode(signature, "signature"), _decode(cms, "cms"))
-    now = timezone.now()
-    member_cert = trust.check_member_certificate(cert, at=now, record=member_cert)
+    member_cert = trust.check_member_certificate(cert, at=timezone.now(), record=member_cert)
     if member_cert.user_id != acting_user.pk or parsed.voter != acting_user.pk:
         raise errors.VoterMismatch()
     if parsed.question_sha256 != poll.statement_sha256:
         raise errors.QuestionChanged()
     if parsed.choice not in poll.option_keys:
         raise errors.ChoiceInvalid(f"{parsed.choice!r} is not one of {', '.join(poll.option_keys)}.")
-    try:
-        with transaction.atomic():
-            # The audit chain's lock is the one lock: ballots of every poll append to the one chain,
-            # so they are serialised by it anyway. Closing takes it too before it counts (see
-            # close_poll), so a ballot either commits before the count reads the ballots or finds
-            # the poll closed. Under it, one query reads everything the decision needs.
-            lock_chain()
-            received = timezone.now()
-            row = _ballot_state(poll, acting_user, received)
-            if not row["eligible"]:
-                raise errors.NotEligible()
-            if row["state"] != Poll.State.OPEN or row["past_deadline"]:
-                raise errors.PollNotOpen(state=row["state"])
-            previous = row["previous"]
-            if previous is not None and not row["allow_change"]:
-                raise errors.AlreadyVoted()
-            if previous is not None:
-                Ballot.objects.filter(pk=previous).update(counted=False)
-            entry = record(
-                events.BALLOT_CAST,
-                actor=acting_user,
-                object_type="voting.ballot",
-                object_id=parsed.sha256,
-                source_ip=source_ip,
-                details={
-                    "ballot_sha256": parsed.sha256,
-                    "poll": poll.pk,
-                    "voter": acting_user.pk,
-                    "choice": parsed.choice,
-                    "certificate_sha256": parsed.certificate_sha256,
-                    "supersedes": previous,
-                },
-                head=(row["audit_head_seq"], row["audit_head_hash"]),
-            )
-            stored = Ballot.objects.create(
-                poll=poll,
-                voter=acting_user,
-                certificate=member_cert,
-                data=data,
-                signature=signature_der,
-                sha256=parsed.sha256,
-                nonce=parsed.nonce,
-                choice=parsed.choice,
-                client_time=parsed.client_time,
-                received_at=received,
-                audit_seq=entry.seq,
-                counted=True,
-            )
-            if poll.meeting_id is not None:
-                # Counted after commit, so the figure includes this ballot and costs nothing inside
-                # the lock; pushes are coalesced per poll (live_push), the last one always goes out.
-                transaction.on_commit(lambda: live_push.ballot_cast(poll.pk))
-    except IntegrityError:
-        # A replayed ballot (its nonce or hash already stored): the unique columns refuse it and the
-        # whole transaction, audit entry included, rolls back. No query looks for it beforehand.
-        raise errors.NonceReplayed() from None
-    return stored
+    return _PendingBallot(poll, user=acting_user, parsed=parsed, signature=signature_der, certificate=member_cert, source_ip=source_ip)
 
 
-def _ballot_state(poll: Poll, voter: User, received: datetime) -> dict[str, Any]:
-    """Under the chain lock, in one round trip: the poll's state and whether ``received`` is past
-    its deadline, the voter's eligibility and counted ballot, and the audit chain's head.
+def _write_ballots(group: Sequence[_PendingBallot]) -> None:
+    """Write a group: in rounds where no two ballots share a voter's poll, a nonce or a hash (so the
+    ballots of one round cannot refuse each other), each round one transaction.
 
-    Plain SQL: this runs inside the lock for every ballot, and building the same query through the
-    ORM (four subqueries) cost more than running it.
+    A unique column refusing a round's insert (a replay the read under the lock could not see) rolls
+    the round back; its ballots are then written one by one, and the one the database refuses gets
+    ``NonceReplayed`` and a refusal entry of its own, as a single ballot always did.
     """
-    global _ballot_state_sql
-    if _ballot_state_sql is None:
-        p, v, b, a = (m._meta for m in (Poll, PollVoter, Ballot, AuditEntry))
-
-        def col(meta: Any, name: str) -> str:
-            return str(meta.get_field(name).column)
-
-        # Names from the models' metadata; every value is a parameter.
-        _ballot_state_sql = (
-            f"SELECT p.{col(p, 'state')}, p.{col(p, 'deadline')} IS NOT NULL AND p.{col(p, 'deadline')} <= %s, p.{col(p, 'allow_change')},"  # noqa: S608
-            f" EXISTS(SELECT 1 FROM {v.db_table} WHERE {col(v, 'poll')} = p.{col(p, 'id')} AND {col(v, 'user')} = %s),"
-            f" (SELECT {col(b, 'id')} FROM {b.db_table} WHERE {col(b, 'poll')} = p.{col(p, 'id')} AND {col(b, 'voter')} = %s AND {col(b, 'counted')} LIMIT 1),"
-            f" (SELECT {col(a, 'seq')} FROM {a.db_table} ORDER BY {col(a, 'seq')} DESC LIMIT 1),"
-            f" (SELECT {col(a, 'entry_hash')} FROM {a.db_table} ORDER BY {col(a, 'seq')} DESC LIMIT 1)"
-            f" FROM {p.db_table} p WHERE p.{col(p, 'id')} = %s"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(_ballot_state_sql, [connection.ops.adapt_datetimefield_value(received), voter.pk, voter.pk, poll.pk])
-        row = cursor.fetchone()
-    if row is None:
-        raise errors.PollNotFound()
-    state, past_deadline, allow_change, eligible, previous, head_seq, head_hash = row
-    return {
-        "state": state,
-        "past_deadline": bool(past_deadline),
-        "allow_change": bool(allow_change),
-        "eligible": bool(eligible),
-        "previous": previous,
-        "audit_head_seq": head_seq,
-        "audit_head_hash": head_hash,
-    }
+    rounds: list[tuple[list[_PendingBallot], set[tuple[Any, ...]]]] = []
+    for item in group:
+        keys = {("voter", item.poll.pk, item.user.pk), ("nonce", item.parsed.nonce), ("sha", item.parsed.sha256)}
+        for round_, taken in rounds:
+            if not keys & taken:
+                round_.append(item)
+                taken |= keys
+                break
+        else:
+            rounds.append(([item], keys))
+    for round_, _ in rounds:
+        metrics.BALLOT_GROUPS.inc()
+        metrics.BALLOTS_GROUPED.inc(len(round_))
+        try:
+            _write_round(round_)
+        except IntegrityError:
+            for item in round_:
+                item.reset()
+                try:
+                    _write_round([item])
+                except IntegrityError:
+                    item.reset()
+                    item.error = errors.NonceReplayed()
+                    _refuse(item.poll, code=item.error.code, sha256=item.parsed.sha256, acting_user=item.user, source_ip=item.source_ip)
 
 
-_ballot_state_sql: str | None = None
+def _write_round(items: Sequence[_PendingBallot]) -> None:
+    """One transaction: the chain's lock, one read of everything the decisions need, then every
+    ballot's audit entry (cast or refused) with one insert, and the ballots with another.
+
+    The audit chain's lock is the one lock: ballots of every poll append to the one chain, so they
+    are serialised by it anyway. Closing takes it too before it counts (see close_poll), so a
+    ballot either commits before the count reads the ballots or finds the poll closed.
+    """
+    with transaction.atomic():
+        lock_chain()
+        received = timezone.now()
+        polls, eligible, previous, seen, head = _round_state(items)
+        entries: list[AuditEntry] = []
+        ballots: list[Ballot] = []
+        superseded: list[int] = []
+        for item in items:
+            poll, user, parsed = item.poll, item.user, item.parsed
+            try:
+                now_poll = polls.get(poll.pk)
+                if now_poll is None:
+                    raise errors.PollNotFound()
+                if (poll.pk, user.pk) not in eligible:
+                    raise errors.NotEligible()
+                if now_poll.state != Poll.State.OPEN or (now_poll.deadline is not None and now_poll.deadline <= received):
+                    raise errors.PollNotOpen(state=now_poll.state)
+                before = previous.get((poll.pk, user.pk))
+                if before is not None and not now_poll.allow_change:
+                    raise errors.AlreadyVoted()
+                if parsed.nonce in seen or parsed.sha256 in seen:
+                    raise errors.NonceReplayed()
+            except ECabinetError as exc:
+                item.error = exc
+                entry = build_entry(
+                    events.BALLOT_REFUSED,
+                    after=head,
+                    actor=user,
+                    object_type="voting.poll",
+                    object_id=str(poll.pk),
+                    source_ip=item.source_ip,
+                    details={"code": exc.code, "poll": poll.pk, "ballot_sha256": parsed.sha256},
+                )
+            else:
+                entry = build_entry(
+                    events.BALLOT_CAST,
+                    after=head,
+                    actor=user,
+                    object_type="voting.ballot",
+                    object_id=parsed.sha256,
+                    source_ip=item.source_ip,
+                    details={
+                        "ballot_sha256": parsed.sha256,
+                        "poll": poll.pk,
+                        "voter": user.pk,
+                        "choice": parsed.choice,
+                        "certificate_sha256": parsed.certificate_sha256,
+                        "supersedes": before,
+                    },
+                )
+                if before is not None:
+                    superseded.append(before)
+                item.result = Ballot(
+                    poll=poll,
+                    voter=user,
+                    certificate=item.certificate,
+                    data=parsed.data,
+                    signature=item.signature,
+                    sha256=parsed.sha256,
+                    nonce=parsed.nonce,
+                    choice=parsed.choice,
+                    client_time=parsed.client_time,
+                    received_at=received,
+                    audit_seq=entry.seq,
+                    counted=True,
+                )
+                ballots.append(item.result)
+            entries.append(entry)
+            head = (entry.seq, entry.entry_hash)
+        if superseded:
+            Ballot.objects.filter(pk__in=superseded).update(counted=False)
+        AuditEntry.objects.bulk_create(entries)
+        if ballots:
+            Ballot.objects.bulk_create(ballots)
+        # Counted after commit, so the figure includes these ballots and costs nothing inside the
+        # lock; pushes are coalesced per poll (live_push), the last one always goes out.
+        for poll_id in sorted({b.poll_id for b in ballots if b.poll.meeting_id is not None}):
+            transaction.on_commit(partial(live_push.ballot_cast, poll_id))
+
+
+def _round_state(
+    items: Sequence[_PendingBallot],
+) -> tuple[dict[int, Poll], set[tuple[int, int]], dict[tuple[int, int], int], set[str], tuple[int | None, str | None]]:
+    """Under the chain lock, what the round's decisions need, in plain SQL (five short statements
+    per round, whatever its size): the polls' state, deadline and rule on changes; which (poll,
+    voter) pairs are eligible; the voters' counted ballots; which of the round's nonces and hashes
+    are already stored; and the chain's head."""
+    poll_ids = sorted({item.poll.pk for item in items})
+    voter_ids = sorted({item.user.pk for item in items})
+    nonces = [item.parsed.nonce for item in items]
+    hashes = [item.parsed.sha256 for item in items]
+
+    fields, sql = rawsql.statement(
+        ("voting.round_state", len(poll_ids), len(voter_ids), len(items)), lambda: _round_statements(len(poll_ids), len(voter_ids), len(items))
+    )
+    with rawsql.cursor() as cursor:
+        cursor.execute(sql[0], poll_ids)
+        polls = {poll.pk: poll for poll in (rawsql.instance(Poll, fields, row) for row in cursor.fetchall())}
+        cursor.execute(sql[1], [*poll_ids, *voter_ids])
+        eligible = {(int(p), int(v)) for p, v in cursor.fetchall()}
+        cursor.execute(sql[2], [True, *poll_ids, *voter_ids])
+        previous = {(int(p), int(v)): int(pk) for pk, p, v in cursor.fetchall()}
+        cursor.execute(sql[3], [*nonces, *hashes])
+        seen = {value for row in cursor.fetchall() for value in row}
+        cursor.execute(sql[4])
+        last = cursor.fetchone()
+    return polls, eligible, previous, seen, (None, None) if last is None else (int(last[0]), str(last[1]))
+
+
+def _round_statements(polls: int, voters: int, items: int) -> tuple[list[Any], tuple[str, str, str, str, str]]:
+    def marks(count: int) -> str:
+        return ", ".join(["%s"] * count)
+
+    t, c = rawsql.table, rawsql.column
+    fields = rawsql.fields_of(Poll, ("id", "state", "deadline", "allow_change"))
+    return fields, (
+        f"SELECT {rawsql.column_list(Poll, fields, t(Poll))} FROM {t(Poll)} WHERE {c(Poll, 'id')} IN ({marks(polls)})",  # noqa: S608
+        f"SELECT {c(PollVoter, 'poll')}, {c(PollVoter, 'user')} FROM {t(PollVoter)}"  # noqa: S608
+        f" WHERE {c(PollVoter, 'poll')} IN ({marks(polls)}) AND {c(PollVoter, 'user')} IN ({marks(voters)})",
+        f"SELECT {c(Ballot, 'id')}, {c(Ballot, 'poll')}, {c(Ballot, 'voter')} FROM {t(Ballot)}"  # noqa: S608
+        f" WHERE {c(Ballot, 'counted')} = %s AND {c(Ballot, 'poll')} IN ({marks(polls)}) AND {c(Ballot, 'voter')} IN ({marks(voters)})",
+        f"SELECT {c(Ballot, 'nonce')}, {c(Ballot, 'sha256')} FROM {t(Ballot)}"  # noqa: S608
+        f" WHERE {c(Ballot, 'nonce')} IN ({marks(items)}) OR {c(Ballot, 'sha256')} IN ({marks(items)})",
+        f"SELECT {c(AuditEntry, 'seq')}, {c(AuditEntry, 'entry_hash')} FROM {t(AuditEntry)} ORDER BY {c(AuditEntry, 'seq')} DESC LIMIT 1",  # noqa: S608
+    )
+
+
+_writer: groupcommit.GroupCommit[_PendingBallot] = groupcommit.GroupCommit(_write_ballots)
 
 
 def _der(signature: bytes) -> bytes:
@@ -474,13 +583,18 @@ def live_results(poll: Poll, *, public_only: bool = False) -> dict[str, Any]:
     return data
 
 
-def receipt_for(ballot: Ballot) -> dict[str, Any]:
-    """The ballot's hash and audit seq, and the inclusion proof once a signed checkpoint covers it."""
+def receipt_for(ballot: Ballot, *, just_stored: bool = False) -> dict[str, Any]:
+    """The ballot's hash and audit seq, and the inclusion proof once a signed checkpoint covers it.
+
+    ``just_stored``: the answer to the ballot's own request. A checkpoint covers only entries that
+    existed when it was signed, and this ballot's entry has only just committed, so there is no
+    proof yet and nothing to ask the database; the receipt endpoint gives the proof later.
+    """
     from ecabinet.audit import proofs
 
     proof = None
     status = "pending_checkpoint"
-    covered = Checkpoint.objects.filter(size__gt=ballot.audit_seq).exists()
+    covered = not just_stored and Checkpoint.objects.filter(size__gt=ballot.audit_seq).exists()
     if covered:
         try:
             proof = proofs.inclusion_bundle(ballot.audit_seq)

@@ -209,7 +209,7 @@ def cast_ballot(request: HttpRequest, poll_id: int, payload: BallotIn) -> Status
         acting_user=api_user(request),
         source_ip=client_ip(request),
     )
-    return Status(201, actions.receipt_for(ballot))
+    return Status(201, actions.receipt_for(ballot, just_stored=True))
 
 
 @router.get("/polls/{poll_id}/ballots/{ballot_sha256}/receipt", response=ReceiptOut, summary="The receipt, with its audit inclusion proof once checkpointed")

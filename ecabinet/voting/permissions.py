@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from ecabinet import rawsql
 from ecabinet.identity.models import Role
 from ecabinet.identity.permissions import is_signed_in
 from ecabinet.meetings import permissions as meeting_permissions
@@ -57,6 +58,36 @@ def can_manage_poll(user: Any, poll: Poll) -> bool:
         # An item poll always has its meeting (poll_kind_matches_item).
         return poll.meeting is not None and meeting_permissions.can_run_session(user, poll.meeting)
     return _runs_consultations(user)
+
+
+_BALLOT_POLL_FIELDS = ("id", "organisation", "kind", "meeting", "item", "options", "classification", "state", "statement_sha256", "allow_change", "deadline")
+
+
+def poll_for_cleared_voter(user: Any, poll_id: int) -> Poll | None:
+    """The poll (the fields a ballot reads) if ``user`` is a cleared voter of it, else None: what
+    ``is_cleared_voter`` says, and the poll itself, in one plain-SQL statement for the ballot path.
+    None does not mean "hidden": the caller then asks the full rules (``can_see_poll``)."""
+    if not is_signed_in(user):
+        return None
+    fields, sql = rawsql.statement("voting.poll_for_cleared_voter", _ballot_poll_statement)
+    with rawsql.cursor() as cursor:
+        cursor.execute(sql, [user.pk, poll_id])
+        row = cursor.fetchone()
+    if row is None or not row[-1]:
+        return None
+    poll = rawsql.instance(Poll, fields, row[:-1])
+    return poll if user.clearance >= poll.classification else None
+
+
+def _ballot_poll_statement() -> tuple[list[Any], str]:
+    fields = rawsql.fields_of(Poll, _BALLOT_POLL_FIELDS)
+    voter, c = rawsql.table(PollVoter), rawsql.column
+    sql = (
+        f"SELECT {rawsql.column_list(Poll, fields, 'p')}, EXISTS(SELECT 1 FROM {voter} v"  # noqa: S608
+        f" WHERE v.{c(PollVoter, 'poll')} = p.{c(Poll, 'id')} AND v.{c(PollVoter, 'user')} = %s)"
+        f" FROM {rawsql.table(Poll)} p WHERE p.{c(Poll, 'id')} = %s"
+    )
+    return fields, sql
 
 
 def is_cleared_voter(user: Any, poll: Poll) -> bool:

@@ -16,8 +16,8 @@ import threading
 from datetime import datetime
 
 from cryptography import x509
-from django.db import connection
 
+from ecabinet import rawsql
 from ecabinet.pki import authority
 from ecabinet.pki import errors as pki_errors
 from ecabinet.pki.core import ca, check
@@ -43,7 +43,7 @@ def _version() -> tuple[object, ...]:
             f" FROM {a.db_table} a LEFT JOIN {r.db_table} r ON r.{r_issuer} = a.{a_id}"
             f" WHERE a.{a.get_field('active').column} GROUP BY a.{a_id}, a.{a.get_field('fingerprint').column} ORDER BY a.{a_id}"
         )
-    with connection.cursor() as cursor:
+    with rawsql.cursor() as cursor:
         cursor.execute(_version_sql)
         return tuple(tuple(row) for row in cursor.fetchall())
 
@@ -75,7 +75,7 @@ def check_member_certificate(cert: x509.Certificate, *, at: datetime, record: Me
         raise pki_errors.from_core(exc) from None
     fingerprint = ca.fingerprint(cert)
     if record is None or record.fingerprint != fingerprint:
-        record = MemberCertificate.objects.filter(fingerprint=fingerprint).first()
+        record = rawsql.by_field(MemberCertificate, "fingerprint", fingerprint)
     if record is None:
         raise pki_errors.CertificateUntrusted("The certificate chains to our CA but is not registered to any member.")
     if record.revoked_at is not None and record.revoked_at <= at:

@@ -14,6 +14,8 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=registry,
 )
+BALLOT_GROUPS = Counter("ecabinet_ballot_groups_total", "Groups of ballots written under the audit chain's lock, each one transaction", registry=registry)
+BALLOTS_GROUPED = Counter("ecabinet_ballot_group_items_total", "Ballots (cast or refused) in those groups", registry=registry)
 WS_CONNECTIONS = Counter("ecabinet_websocket_connections_total", "WebSocket connections accepted", registry=registry)
 
 

@@ -1,0 +1,167 @@
+"""Plain-SQL reads of whole model rows, for the few queries that run on every ballot.
+
+Building a query through the ORM (filters, joins, compiling) costs several times more CPU than the
+database spends answering a primary-key or unique-key lookup; in a vote burst that was most of the
+server's time. These helpers build each statement once, from the models' metadata (no column
+name is written by hand), run it with parameters, and turn rows back into model instances with the
+same value converters the ORM applies, so a datetime is aware and a JSON field decoded on SQLite and
+PostgreSQL alike. Fields not selected are deferred: reading one later loads it, as with ``.only()``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.models.expressions import Col
+
+M = TypeVar("M", bound=models.Model)
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_converters: dict[tuple[str, type[models.Model], tuple[str, ...]], list[tuple[Col, list[Callable[..., Any]]]]] = {}
+
+
+class _Reused:
+    """A connection's one reused plain cursor, as a context manager that leaves it open and turns
+    database errors into Django's (``IntegrityError`` and so on), as Django's own cursors do."""
+
+    __slots__ = ("cursor", "db")
+
+    def __init__(self, cursor: Any, db: Any) -> None:
+        self.cursor, self.db = cursor, db
+
+    def __enter__(self) -> Any:
+        return self.cursor
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self.db.wrap_database_errors.__exit__(exc_type, exc, tb)  # raises Django's class for a database error
+
+
+def cursor() -> Any:
+    """A cursor for these statements, to use as ``with rawsql.cursor() as cursor:``.
+
+    On PostgreSQL, a plain psycopg cursor that sends the parameters apart from the SQL (server-side
+    binding, so psycopg prepares a statement the fifth time a connection runs it and the server
+    stops parsing and planning it for every ballot; Django's cursors inline the parameters into the
+    text), kept with the connection and reused: making a cursor and going through Django's cursor
+    wrapper cost more than a primary-key lookup. Elsewhere, Django's cursor. Statements run here do
+    not appear in Django's query log.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        return db.cursor()
+    if db.connection is None or (db.in_atomic_block and db.needs_rollback):
+        db.ensure_connection()
+        db.validate_no_broken_transaction()
+    raw = db.connection
+    reused = getattr(db, "_rawsql_cursor", None)
+    if reused is None or reused.cursor.connection is not raw or reused.cursor.closed:
+        import psycopg
+
+        reused = _Reused(psycopg.Cursor(raw), db)
+        db._rawsql_cursor = reused  # type: ignore[attr-defined]
+    return reused
+
+
+_statements: dict[tuple[str, object], Any] = {}
+
+
+def statement(key: object, build: Callable[[], T]) -> T:
+    """``build()``, made once per database vendor and ``key`` and kept: the SQL text (and the
+    field lists that go with it) of a statement that runs on every ballot."""
+    full = (connection.vendor, key)
+    made = _statements.get(full)
+    if made is None:
+        made = build()
+        with _lock:
+            _statements[full] = made
+    return made  # type: ignore[no-any-return]
+
+
+def fields_of(model: type[models.Model], names: Sequence[str] | None = None) -> list[models.Field[Any, Any]]:
+    """The concrete fields called ``names`` (field names or attnames), or all of them, in the
+    model's own order (the order ``Model.from_db`` reads a partial row in)."""
+    concrete = list(model._meta.concrete_fields)
+    if names is None:
+        return concrete
+    wanted = set(names)
+    chosen = [f for f in concrete if f.name in wanted or f.attname in wanted]
+    if len(chosen) != len(wanted):
+        raise ValueError(f"not concrete fields of {model.__name__}: {sorted(wanted - {f.name for f in chosen} - {f.attname for f in chosen})}")
+    return chosen
+
+
+def column_list(model: type[models.Model], fields: Sequence[models.Field[Any, Any]], alias: str) -> str:
+    return ", ".join(f"{alias}.{_quote(f.column)}" for f in fields)
+
+
+def _quote(name: str | None) -> str:
+    if not name:
+        raise ValueError("a field without a column")
+    return str(connection.ops.quote_name(name))
+
+
+def table(model: type[models.Model]) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def column(model: type[models.Model], name: str) -> str:
+    return _quote(model._meta.get_field(name).column)  # type: ignore[union-attr]
+
+
+def instance(model: type[M], fields: Sequence[models.Field[Any, Any]], values: Sequence[Any]) -> M:
+    """A model instance from raw column values, converted as the ORM converts them."""
+    db = connections[DEFAULT_DB_ALIAS]
+    key = (db.vendor, model, tuple(f.attname for f in fields))
+    converters = _converters.get(key)
+    if converters is None:
+        converters = []
+        for f in fields:
+            expression = Col(model._meta.db_table, f)
+            converters.append((expression, [*db.ops.get_db_converters(expression), *f.get_db_converters(db)]))
+        with _lock:
+            _converters[key] = converters
+    converted = []
+    for value, (expression, convs) in zip(values, converters, strict=True):
+        for convert in convs:
+            value = convert(value, expression, db)
+        converted.append(value)
+    return model.from_db(db.alias, key[2], converted)
+
+
+def one(model: type[M], sql: str, params: Sequence[Any], fields: Sequence[models.Field[Any, Any]]) -> M | None:
+    """Run ``sql`` (it selects ``fields`` of ``model``, in order) and return the first row's instance."""
+    with cursor() as raw:
+        raw.execute(sql, params)
+        row = raw.fetchone()
+    return None if row is None else instance(model, fields, row)
+
+
+_by_field_sql: dict[tuple[str, type[models.Model], str, tuple[str, ...]], str] = {}
+
+
+def by_field(model: type[M], field: str, value: Any, names: Sequence[str] | None = None) -> M | None:
+    """``model.objects.only(*names).filter(**{field: value}).first()`` for a unique ``field``."""
+    fields = fields_of(model, names)
+    key = (connection.vendor, model, field, tuple(f.attname for f in fields))
+    sql = _by_field_sql.get(key)
+    if sql is None:
+        sql = f"SELECT {column_list(model, fields, table(model))} FROM {table(model)} WHERE {column(model, field)} = %s"  # noqa: S608
+        with _lock:
+            _by_field_sql[key] = sql
+    return one(model, sql, [value], fields)
+
+
+def update_by_pk(model: type[models.Model], pk: Any, **values: Any) -> int:
+    """``model.objects.filter(pk=pk).update(**values)`` for plain values; the rows changed."""
+    fields = fields_of(model, list(values))
+    assignments = ", ".join(f"{_quote(f.column)} = %s" for f in fields)
+    params = [f.get_db_prep_save(values[f.name if f.name in values else f.attname], connection) for f in fields]
+    pk_column = _quote(model._meta.pk.column)  # type: ignore[union-attr]
+    with cursor() as raw:
+        raw.execute(f"UPDATE {table(model)} SET {assignments} WHERE {pk_column} = %s", [*params, pk])  # noqa: S608
+        return int(raw.rowcount)

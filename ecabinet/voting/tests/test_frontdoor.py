@@ -1,0 +1,231 @@
+"""The ASGI front door for device ballots (``voting.frontdoor``), driven as the server drives it.
+
+Behind it here is a recorder standing in for Django, so each test sees whether the front door
+answered or handed the request on, and with what body. What the front door answers must be what
+the API answers (the Ninja view through Django's test client is the reference); what it hands on
+must reach Django whole, with nothing changed in the database on the way.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
+from django.test import override_settings
+
+from ecabinet.audit.models import AuditEntry
+from ecabinet.identity.models import ApiToken
+from ecabinet.voting import events
+from ecabinet.voting.frontdoor import ROUTE, BallotFrontDoor
+from ecabinet.voting.models import Ballot, PollVoter
+from ecabinet.voting.tests.conftest import post_ballot, signed_body
+from ecabinet.web import metrics
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the front door works in its own threads
+
+
+class Django:
+    """Stands in for the Django application: records what reaches it and answers 299."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, bytes]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.calls.append((scope["method"], scope["path"], body))
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b"django"})
+
+
+def request(
+    app: Any,
+    path: str,
+    body: bytes,
+    *,
+    token: str | None = None,
+    method: str = "POST",
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    raw_headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    if token is not None:
+        raw_headers.append((b"authorization", f"Bearer {token}".encode()))
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": raw_headers,
+        "client": ("203.0.113.7", 50000),
+        "server": ("testserver", 80),
+    }
+
+    async def run() -> tuple[int, dict[str, str], bytes]:
+        communicator = ApplicationCommunicator(app, scope)
+        await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
+        start = await communicator.receive_output(timeout=30)
+        content = await communicator.receive_output(timeout=30)
+        await communicator.wait(timeout=5)
+        return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, content["body"]
+
+    return async_to_sync(run)()
+
+
+def ballots_path(poll: Any) -> str:
+    return f"/api/v1/polls/{poll.pk}/ballots"
+
+
+def counted(status: int) -> float:
+    value = metrics.registry.get_sample_value("ecabinet_http_requests_total", {"route": ROUTE, "method": "POST", "status": str(status)})
+    return value or 0.0
+
+
+def test_a_device_ballot_is_answered_by_the_front_door_as_the_api_answers_it(voting, item_poll):
+    django = Django()
+    front = BallotFrontDoor(django)
+    member, other = voting.members[:2]
+    before = counted(201)
+
+    status, headers, content = request(front, ballots_path(item_poll), json.dumps(signed_body(item_poll, member, "approve")).encode(), token=member.token)
+
+    assert django.calls == []
+    assert status == 201, content
+    receipt = json.loads(content)
+    stored = Ballot.objects.get(voter=member.user)
+    assert receipt["ballot_sha256"] == stored.sha256 and receipt["audit_seq"] == stored.audit_seq and receipt["status"] == "pending_checkpoint"
+    entry = AuditEntry.objects.get(seq=stored.audit_seq)
+    assert entry.event == events.BALLOT_CAST and entry.source_ip == "203.0.113.7"
+    # The same request through Django and Ninja, from another member: the same fields, types and headers.
+    reference = post_ballot(other, item_poll, signed_body(item_poll, other, "reject"))
+    assert reference.status_code == 201
+    assert set(receipt) == set(reference.json()) and receipt["poll"] == reference.json()["poll"] == item_poll.pk
+    assert len(receipt["received_at"]) == len(reference.json()["received_at"])
+    assert headers["content-type"] == reference["Content-Type"]
+    for name in ("X-Content-Type-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy", "X-Frame-Options"):
+        assert headers[name.lower()] == reference[name], name
+    assert counted(201) == before + 1  # /metrics counts it under the API route, as Django would
+
+
+def test_a_refusal_is_the_same_problem_the_api_gives(voting, item_poll):
+    front = BallotFrontDoor(Django())
+    member, other = voting.members[:2]
+    mine = signed_body(item_poll, member, "approve")
+    del mine["totp"]
+    theirs = signed_body(item_poll, other, "approve")
+    del theirs["totp"]
+
+    status, headers, content = request(front, ballots_path(item_poll), json.dumps(mine).encode(), token=member.token)
+    reference = post_ballot(other, item_poll, theirs)
+
+    assert status == reference.status_code and reference.json()["code"] == "step_up_required"
+    assert json.loads(content) == reference.json()
+    assert headers["content-type"] == reference["Content-Type"] == "application/problem+json"
+    assert Ballot.objects.count() == 0
+    refusals = AuditEntry.objects.filter(event=events.BALLOT_REFUSED)
+    assert sorted(e.actor_id for e in refusals) == sorted([member.user.pk, other.user.pk])
+
+
+def test_a_wrong_step_up_code_spends_nothing_and_is_refused_with_its_code(voting, item_poll):
+    front = BallotFrontDoor(Django())
+    member = voting.members[0]
+    body = signed_body(item_poll, member, "approve")
+    body["totp"] = "000000" if body["totp"] != "000000" else "111111"
+
+    status, _, content = request(front, ballots_path(item_poll), json.dumps(body).encode(), token=member.token)
+
+    assert status == 401 and json.loads(content)["code"] == "mfa_invalid"
+    assert json.loads(content)["instance"] == ballots_path(item_poll)
+    assert Ballot.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no_token",
+        "session_cookie_only",
+        "wrong_type",
+        "too_large",
+        "not_json",
+        "missing_ballot",
+        "unknown_token",
+        "revoked_token",
+        "not_a_voter",
+        "no_such_poll",
+    ],
+)
+def test_what_is_not_a_well_formed_device_ballot_goes_to_django_whole_and_changes_nothing(voting, item_poll, case):
+    django = Django()
+    front = BallotFrontDoor(django)
+    member = voting.members[0]
+    body = json.dumps(signed_body(item_poll, member, "approve")).encode()
+    token: str | None = member.token
+    path, content_type, headers = ballots_path(item_poll), "application/json", None
+    if case == "no_token":
+        token = None
+    elif case == "session_cookie_only":
+        token, headers = None, {"Cookie": "sessionid=abc; csrftoken=def"}
+    elif case == "wrong_type":
+        content_type = "text/plain"
+    elif case == "too_large":
+        body = b'{"ballot": "' + b"x" * 2_000_000 + b'"}'
+    elif case == "not_json":
+        body = b'{"ballot": '
+    elif case == "missing_ballot":
+        body = json.dumps({"signature": "AAAA", "totp": "123456"}).encode()
+    elif case == "unknown_token":
+        token = "ecab_" + "A" * 43
+    elif case == "revoked_token":
+        ApiToken.objects.filter(user=member.user).update(revoked_at="2026-01-01T00:00:00Z")
+    elif case == "not_a_voter":
+        PollVoter.objects.filter(poll=item_poll, user=member.user).delete()
+    elif case == "no_such_poll":
+        path = f"/api/v1/polls/{item_poll.pk + 1000}/ballots"
+    entries_before = AuditEntry.objects.count()
+    step_before = type(member.user).objects.get(pk=member.user.pk).totp_last_step
+
+    status, _, content = request(front, path, body, token=token, content_type=content_type, headers=headers)
+
+    assert (status, content) == (299, b"django")
+    assert django.calls == [("POST", path, body)]
+    assert Ballot.objects.count() == 0
+    assert type(member.user).objects.get(pk=member.user.pk).totp_last_step == step_before  # the code is not spent
+    # Django answers these; the front door wrote nothing of its own (a revoked token's entry is Django's to write).
+    assert AuditEntry.objects.count() == entries_before
+
+
+def test_other_requests_pass_straight_through(voting, item_poll):
+    django = Django()
+    front = BallotFrontDoor(django)
+    member = voting.members[0]
+    for method, path in [("GET", ballots_path(item_poll)), ("POST", f"/api/v1/polls/{item_poll.pk}/close"), ("POST", "/api/v1/polls/1/ballots/x")]:
+        status, _, _ = request(front, path, b"{}", token=member.token, method=method)
+        assert status == 299
+    assert [call[:2] for call in django.calls] == [
+        ("GET", ballots_path(item_poll)),
+        ("POST", f"/api/v1/polls/{item_poll.pk}/close"),
+        ("POST", "/api/v1/polls/1/ballots/x"),
+    ]
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_the_source_address_is_read_as_django_reads_it_behind_a_trusted_proxy(voting, item_poll):
+    front = BallotFrontDoor(Django())
+    member = voting.members[0]
+    body = json.dumps(signed_body(item_poll, member, "approve")).encode()
+    status, _, _ = request(front, ballots_path(item_poll), body, token=member.token, headers={"X-Forwarded-For": "198.51.100.4, 192.0.2.1"})
+    assert status == 201
+    assert AuditEntry.objects.get(seq=Ballot.objects.get().audit_seq).source_ip == "192.0.2.1"

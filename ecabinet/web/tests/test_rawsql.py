@@ -1,0 +1,63 @@
+"""``ecabinet.rawsql``: plain-SQL rows come back as the ORM would give them, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ecabinet import rawsql
+from ecabinet.audit.actions import record
+from ecabinet.audit.models import AuditEntry
+from ecabinet.identity.models import ApiToken, Device, User
+from ecabinet.identity.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_row_read_in_plain_sql_equals_the_orms_instance():
+    user = UserFactory(username="rawsql-user", full_name="Bộ trưởng Đặng")
+    device = Device.objects.create(user=user, name="iPad", last_seen_at=timezone.now() - timedelta(days=1))
+    plain = rawsql.by_field(Device, "id", device.pk)
+    orm = Device.objects.get(pk=device.pk)
+    assert plain is not None and plain.pk == orm.pk
+    for field in Device._meta.concrete_fields:
+        assert getattr(plain, field.attname) == getattr(orm, field.attname), field.name
+    assert plain.last_seen_at.tzinfo is not None  # aware, as the ORM gives it, on SQLite too
+    assert rawsql.by_field(User, "username", "no-such-user") is None
+
+
+def test_json_fields_are_decoded_and_unselected_fields_are_deferred():
+    entry = record("test.rawsql", object_type="test", object_id="1", details={"choices": ["Tán thành", 2], "nested": {"đ": None}})
+    plain = rawsql.by_field(AuditEntry, "seq", entry.seq, names=["id", "seq", "details"])
+    assert plain is not None
+    assert plain.details == {"choices": ["Tán thành", 2], "nested": {"đ": None}}
+    assert plain.get_deferred_fields() >= {"event", "created_at", "entry_hash"}
+    assert plain.event == "test.rawsql" and plain.created_at == entry.created_at  # a deferred field loads when read, as with .only()
+
+
+def test_unknown_field_names_are_refused():
+    with pytest.raises(ValueError, match="no_such_field"):
+        rawsql.fields_of(User, ["username", "no_such_field"])
+
+
+def test_update_by_pk_converts_values_and_counts_rows():
+    user = UserFactory()
+    device = Device.objects.create(user=user, name="iPad")
+    moment = timezone.now().replace(microsecond=0)
+    assert rawsql.update_by_pk(Device, device.pk, last_seen_at=moment) == 1
+    assert Device.objects.get(pk=device.pk).last_seen_at == moment
+    assert rawsql.update_by_pk(Device, device.pk + 999, last_seen_at=moment) == 0
+
+
+def test_database_errors_arrive_as_djangos_and_the_cursor_goes_on_working():
+    user = UserFactory()
+    device = Device.objects.create(user=user, name="iPad")
+    token = ApiToken.objects.create(user=user, device=device, key_hash="a" * 64, prefix="ecab_a", expires_at=timezone.now() + timedelta(days=1))
+    columns = ", ".join(rawsql.column(ApiToken, name) for name in ("user", "device", "key_hash", "prefix", "created_at", "expires_at"))
+    duplicate = f"INSERT INTO {rawsql.table(ApiToken)} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)"  # noqa: S608
+    with pytest.raises(IntegrityError), transaction.atomic(), rawsql.cursor() as cursor:
+        cursor.execute(duplicate, [user.pk, device.pk, token.key_hash, "ecab_a", timezone.now(), timezone.now()])
+    assert rawsql.by_field(ApiToken, "key_hash", token.key_hash).pk == token.pk
