@@ -8,11 +8,21 @@ postgres://postgres@127.0.0.1:5432/ecabinet_bench; a private database is made ne
 server runs the full check for each: the TOTP step-up, canonical form, signature, certificate path
 and revocation, owner, eligibility, poll state, nonce, audit append.
 
+Before each burst every member's device loads the poll, as a tablet shows the question before it
+signs (not timed). The burst is repeated on BENCH_ROUNDS open polls (3), a TOTP step apart since a
+member's next code must be for a later step; the figures are the median round's, with every
+round's throughput listed, because a two-second burst on a shared machine varies by a fifth from
+run to run. The clients are aiohttp connections in one event loop; the run reports the CPU the
+server, the database and the clients each spent per ballot, and the mean group size the server
+wrote under the audit lock (from /metrics).
+
 Then, in the same run, the bare limit: verifying the same 500 signatures with their certificates'
-keys and inserting 500 rows (one committed transaction each) in a tight loop on the same database.
-Prints one JSON object: throughput, p50/p99 latency, lost and duplicated counts (must be 0/0) and
-the ratio to the bare limit. Knobs: BENCH_VOTERS (500), BENCH_CONCURRENCY (64), BENCH_WORKERS (1:
-``ecabinet serve`` processes; the bare limit is always one process).
+keys and inserting 500 rows (one committed transaction each) in a tight loop on the same database,
+three times, the median kept.
+Prints one JSON object: throughput, p50/p99 latency, lost and duplicated counts over all rounds
+(must be 0/0) and the ratio to the bare limit. Knobs: BENCH_VOTERS (500), BENCH_CONCURRENCY (64),
+BENCH_ROUNDS (3), BENCH_WORKERS (1: ``ecabinet serve`` processes; the bare limit is always one
+process).
 """
 
 from __future__ import annotations
@@ -36,11 +46,12 @@ from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
-from ecabinet.voting.tests.vote_servers import Server, child_env, free_port, members_from, private_database, run_cli, seed, wait_code_window  # noqa: E402
+from ecabinet.voting.tests.vote_servers import Server, child_env, free_port, members_from, private_database, run_cli, seed, wait_code_window, wait_next_step  # noqa: E402
 
 VOTERS = int(os.environ.get("BENCH_VOTERS", "500"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "64"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/ecabinet_bench"
 CHOICES = ["approve", "reject", "abstain"]
 
@@ -189,6 +200,47 @@ def bare_limit(database_url: str, bodies: list[tuple[Any, dict[str, Any]]], cert
     }
 
 
+def burst(server: Server, poll: dict[str, Any], members: list[Any]) -> dict[str, Any]:
+    """One round: every member's device shows the poll (not timed), then all cast at once."""
+    wait_code_window()
+    bodies = [(m, m.body(poll, CHOICES[i % 3])) for i, m in enumerate(members)]
+    log(f"{len(bodies)} devices show poll {poll['id']} …")
+    asyncio.run(show_poll(server.url, poll["id"], bodies))
+    log(f"firing {len(bodies)} ballots with {CONCURRENCY} concurrent clients …")
+    postmaster = _postmaster_pid()
+    cpu_before = tree_cpu_seconds(server.process.pid, split=True)
+    db_before = tree_cpu_seconds(postmaster) if postmaster else 0.0
+    client_before = time.process_time()
+    groups_before = ballot_groups(server.url)
+    started = time.perf_counter()
+    latencies, statuses, receipts, refusals = asyncio.run(fire_all(server.url, poll["id"], bodies))
+    elapsed = time.perf_counter() - started
+    client_cpu = time.process_time() - client_before
+    cpu_after = tree_cpu_seconds(server.process.pid, split=True)
+    db_cpu = (tree_cpu_seconds(postmaster) - db_before) if postmaster else None
+    groups_after = ballot_groups(server.url)
+    server_user, server_system = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+    n = max(1, len(statuses))
+    return {
+        "poll": poll["id"],
+        "accepted": len(receipts),
+        "refused": sum(1 for s in statuses if s != 201),
+        "refusals": refusals,
+        "elapsed_seconds": round(elapsed, 3),
+        "throughput_per_s": round(len(receipts) / elapsed, 1),
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "server_cpu_ms_per_ballot": round((server_user + server_system) * 1000 / n, 2),
+        "server_system_cpu_ms_per_ballot": round(server_system * 1000 / n, 2),
+        "client_cpu_ms_per_ballot": round(client_cpu * 1000 / n, 2),
+        "database_cpu_ms_per_ballot": round(db_cpu * 1000 / n, 2) if db_cpu is not None else None,
+        # /metrics is per process: with several server processes this reads only the one that answered.
+        "ballots_per_group": round((groups_after[1] - groups_before[1]) / max(1, groups_after[0] - groups_before[0]), 1) if WORKERS == 1 else None,
+        "receipts": receipts,
+        "bodies": bodies,
+    }
+
+
 def main() -> None:
     os.environ.setdefault("ECABINET_DATABASE_URL", DEFAULT_DB)
     if not os.environ["ECABINET_DATABASE_URL"].startswith(("postgres://", "postgresql://")):
@@ -200,74 +252,56 @@ def main() -> None:
             env["ECABINET_SERVE_WORKERS"] = str(WORKERS)
             log("migrating …")
             run_cli(env, "migrate", "--noinput", "-v", "0")
-            log(f"seeding {VOTERS} members with certificates …")
-            data = seed(env, voters=VOTERS)
-            poll, members = data["poll"], members_from(data)
-            certificates = {}
+            log(f"seeding {VOTERS} members with certificates and {ROUNDS} open polls …")
+            data = seed(env, voters=VOTERS, polls=ROUNDS)
+            members = members_from(data)
+            rounds: list[dict[str, Any]] = []
             server = Server(env, free_port(), work / "server.log")
             try:
                 server.wait_ready()
-                wait_code_window()
-                bodies = [(m, m.body(poll, CHOICES[i % 3])) for i, m in enumerate(members)]
-                log(f"{len(bodies)} devices show the poll …")
-                asyncio.run(show_poll(server.url, poll["id"], bodies))
-                log(f"firing {len(bodies)} ballots with {CONCURRENCY} concurrent clients …")
-                postmaster = _postmaster_pid()
-                cpu_before = tree_cpu_seconds(server.process.pid, split=True)
-                db_before = tree_cpu_seconds(postmaster) if postmaster else 0.0
-                client_before = time.process_time()
-                started = time.perf_counter()
-                groups_before = ballot_groups(server.url)
-                latencies, statuses, receipts, refusals = asyncio.run(fire_all(server.url, poll["id"], bodies))
-                elapsed = time.perf_counter() - started
-                client_cpu = time.process_time() - client_before
-                cpu_after = tree_cpu_seconds(server.process.pid, split=True)
-                db_cpu = (tree_cpu_seconds(postmaster) - db_before) if postmaster else None
-                groups_after = ballot_groups(server.url)
-                server_user, server_system = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
-                server_cpu = server_user + server_system
+                for number, poll in enumerate(data["polls"]):
+                    if number:
+                        wait_next_step()  # each member's next code must be for a later step
+                    rounds.append(burst(server, poll, members))
+                    log(f"round {number + 1}: {rounds[-1]['throughput_per_s']} ballots/s")
             finally:
                 server.stop()
-            if refusals:
+            if any(r["refusals"] for r in rounds):
                 log("server log (tail):", (work / "server.log").read_text(errors="replace")[-3000:])
             import psycopg
 
             with psycopg.connect(database_url) as conn:
-                rows = conn.execute("SELECT sha256, voter_id FROM voting_ballot WHERE poll_id = %s", (poll["id"],)).fetchall()
+                rows = conn.execute("SELECT sha256, poll_id, voter_id FROM voting_ballot").fetchall()
                 certs = conn.execute(
-                    "SELECT b.voter_id, c.certificate_pem FROM voting_ballot b JOIN pki_membercertificate c ON c.id = b.certificate_id WHERE b.poll_id = %s",
-                    (poll["id"],),
+                    "SELECT DISTINCT b.voter_id, c.certificate_pem FROM voting_ballot b JOIN pki_membercertificate c ON c.id = b.certificate_id"
                 ).fetchall()
             certificates = {voter: x509.load_pem_x509_certificate(pem.encode()) for voter, pem in certs}
-            stored = {sha for sha, _ in rows}
+            stored = {sha for sha, _, _ in rows}
+            receipts = {sha: voter for r in rounds for sha, voter in r["receipts"].items()}
             lost = len(set(receipts) - stored)
-            duplicated = (len(rows) - len(stored)) + (len(rows) - len({voter for _, voter in rows}))
+            duplicated = (len(rows) - len(stored)) + (len(rows) - len({(poll, voter) for _, poll, voter in rows}))
             log("bare limit: verifying and inserting in a tight loop …")
-            bare = bare_limit(database_url, [(m, b) for m, b in bodies if m.id in certificates], certificates)
-    api_throughput = len(receipts) / elapsed
+            first = rounds[0]["bodies"]
+            # Three times, the median kept: on a shared disk one run of 500 commits swings by a fifth.
+            bares = sorted((bare_limit(database_url, [(m, b) for m, b in first if m.id in certificates], certificates) for _ in range(3)), key=lambda b: b["throughput_per_s"])
+            bare = {**bares[1], "throughput_per_run": [b["throughput_per_s"] for b in bares]}
+    for r in rounds:
+        del r["receipts"], r["bodies"]
+    median = sorted(rounds, key=lambda r: r["throughput_per_s"])[len(rounds) // 2]
     result = {
         "benchmark": "vote_burst",
         "database": "postgresql",
         "voters": len(members),
         "concurrency": CONCURRENCY,
         "server_processes": WORKERS,
-        "accepted": len(receipts),
-        "refused": sum(1 for s in statuses if s != 201),
-        "refusals": refusals,
+        "rounds": len(rounds),
         "lost": lost,
         "duplicated": duplicated,
-        "elapsed_seconds": round(elapsed, 3),
-        "throughput_per_s": round(api_throughput, 1),
-        "p50_ms": percentile(latencies, 50),
-        "p99_ms": percentile(latencies, 99),
-        "server_cpu_ms_per_ballot": round(server_cpu * 1000 / max(1, len(statuses)), 2),
-        "server_system_cpu_ms_per_ballot": round(server_system * 1000 / max(1, len(statuses)), 2),
-        "client_cpu_ms_per_ballot": round(client_cpu * 1000 / max(1, len(statuses)), 2),
-        "database_cpu_ms_per_ballot": round(db_cpu * 1000 / max(1, len(statuses)), 2) if db_cpu is not None else None,
-        "ballots_per_group": round((groups_after[1] - groups_before[1]) / max(1, groups_after[0] - groups_before[0]), 1) if WORKERS == 1 else None,
+        **{k: v for k, v in median.items() if k != "poll"},
+        "throughput_per_round": [r["throughput_per_s"] for r in rounds],
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "bare_limit": bare,
-        "ratio_to_bare": round(api_throughput / bare["throughput_per_s"], 3),
+        "ratio_to_bare": round(median["throughput_per_s"] / bare["throughput_per_s"], 3),
     }
     print(json.dumps(result))
 

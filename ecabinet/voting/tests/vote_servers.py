@@ -69,19 +69,18 @@ def post_ballot(http: requests.Session, base: str, member: Member, poll_id: int,
     return http.post(f"{base}/api/v1/polls/{poll_id}/ballots", json=body, headers={"Authorization": f"Bearer {member.token}"}, timeout=timeout)
 
 
-def seed(env: dict[str, str], *, voters: int) -> dict[str, Any]:
+def seed(env: dict[str, str], *, voters: int, polls: int = 1) -> dict[str, Any]:
     import subprocess
     import sys
 
-    result = subprocess.run(
-        [sys.executable, "-m", "ecabinet.voting.tests.vote_servers", "seed", "--voters", str(voters)], env=env, capture_output=True, text=True, timeout=1200
-    )
+    command = [sys.executable, "-m", "ecabinet.voting.tests.vote_servers", "seed", "--voters", str(voters), "--polls", str(polls)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
     if result.returncode != 0:
         raise RuntimeError(f"seeding failed:\n{result.stdout}\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def _seed(voters: int) -> dict[str, Any]:
+def _seed(voters: int, polls: int = 1) -> dict[str, Any]:
     import django
 
     django.setup()
@@ -128,17 +127,20 @@ def _seed(voters: int) -> dict[str, Any]:
                 "key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode(),
             }
         )
-    with transaction.atomic():
-        poll = actions.create_poll(
-            question="Lấy ý kiến thành viên Chính phủ về dự thảo Nghị quyết?",
-            voter_ids=[u.pk for u in users],
-            deadline=timezone.now() + timedelta(hours=6),
-            acting_user=chair,
-        )
-    actions.open_poll(poll, acting_user=chair)
+    opened = []
+    for number in range(max(1, polls)):
+        with transaction.atomic():
+            poll = actions.create_poll(
+                question="Lấy ý kiến thành viên Chính phủ về dự thảo Nghị quyết?" + (f" ({number + 1})" if number else ""),
+                voter_ids=[u.pk for u in users],
+                deadline=timezone.now() + timedelta(hours=6),
+                acting_user=chair,
+            )
+        actions.open_poll(poll, acting_user=chair)
+        poll.refresh_from_db()
+        opened.append(json.loads(json.dumps(poll_out(poll, chair), default=str)))
     _, chair_token = identity_actions.register_device(chair, name="bench", user_agent="bench", source_ip=None)
-    poll.refresh_from_db()
-    return {"poll": json.loads(json.dumps(poll_out(poll, chair), default=str)), "chair_token": chair_token, "members": members}
+    return {"poll": opened[0], "polls": opened, "chair_token": chair_token, "members": members}
 
 
 def _seal(secret: str) -> str:
@@ -148,6 +150,11 @@ def _seal(secret: str) -> str:
     from ecabinet.identity.core import secretbox
 
     return secretbox.seal(settings.SECRET_KEY, identity_actions.TOTP_PURPOSE, secret)  # type: ignore[no-any-return]
+
+
+def wait_next_step() -> None:
+    """Until a new TOTP step begins: a member's next code must be for a later step than the last."""
+    time.sleep(totp.STEP_SECONDS - (time.time() % totp.STEP_SECONDS) + 0.2)
 
 
 def wait_code_window() -> None:
@@ -161,8 +168,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["seed"])
     parser.add_argument("--voters", type=int, default=10)
+    parser.add_argument("--polls", type=int, default=1, help="open written consultations, each with every member eligible")
     args = parser.parse_args()
-    print(json.dumps(_seed(max(1, args.voters))))
+    print(json.dumps(_seed(max(1, args.voters), max(1, args.polls))))
 
 
 if __name__ == "__main__":
