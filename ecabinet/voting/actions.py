@@ -427,7 +427,19 @@ def _write_round(items: Sequence[_PendingBallot]) -> None:
     The audit chain's lock is the one lock: ballots of every poll append to the one chain, so they
     are serialised by it anyway. Closing takes it too before it counts (see close_poll), so a
     ballot either commits before the count reads the ballots or finds the poll closed.
+
+    If the transaction does not commit, no ballot of the round keeps a result or an error: an
+    answer may only say "stored" or "refused" for what the database holds.
     """
+    try:
+        _decide_and_write(items)
+    except BaseException:
+        for item in items:
+            item.reset()
+        raise
+
+
+def _decide_and_write(items: Sequence[_PendingBallot]) -> None:
     with transaction.atomic():
         lock_chain()
         received = timezone.now()

@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from django.db import OperationalError
 
 from ecabinet.audit import checks
 from ecabinet.audit.models import AuditEntry
 from ecabinet.pki.tests.factories import sign
 from ecabinet.voting import actions, errors, events
+from ecabinet.voting.core import groupcommit
 from ecabinet.voting.models import Ballot, PollVoter
 from ecabinet.voting.tests.conftest import ballot_bytes, cast
 
@@ -103,3 +105,23 @@ def test_a_replay_the_read_could_not_see_refuses_only_that_ballot(voting, item_p
     assert AuditEntry.objects.get(event=events.BALLOT_REFUSED).actor_id == c.user.pk
     assert AuditEntry.objects.filter(event=events.BALLOT_REFUSED, details__code="ballot_replayed").count() == 1
     assert checks.full_verify().report.ok
+
+
+def test_a_group_that_fails_to_commit_answers_no_ballot_as_stored(voting, item_poll, monkeypatch):
+    a, b = voting.members[:2]
+    group = [pending(a, item_poll, "approve"), pending(b, item_poll, "reject")]
+    entries_before = AuditEntry.objects.count()
+
+    def disk_full(*args, **kwargs):
+        raise OperationalError("could not extend file: No space left on device")
+
+    monkeypatch.setattr(Ballot.objects, "bulk_create", disk_full)
+    with pytest.raises(OperationalError):
+        actions._write_ballots(group)
+
+    assert all(item.result is None and item.error is None for item in group)
+    assert Ballot.objects.count() == 0 and AuditEntry.objects.count() == entries_before
+    # Through the group writer every waiting request gets the failure, none a receipt.
+    writer = groupcommit.GroupCommit(actions._write_ballots)
+    with pytest.raises(OperationalError):
+        writer.submit(pending(voting.members[2], item_poll, "abstain"))
