@@ -523,48 +523,56 @@ def _decide_and_write(items: Sequence[_PendingBallot]) -> None:
 def _round_state(
     items: Sequence[_PendingBallot],
 ) -> tuple[dict[int, Poll], set[tuple[int, int]], dict[tuple[int, int], int], set[str], tuple[int | None, str | None]]:
-    """Under the chain lock, what the round's decisions need, in plain SQL (five short statements
-    per round, whatever its size): the polls' state, deadline and rule on changes; which (poll,
-    voter) pairs are eligible; the voters' counted ballots; which of the round's nonces and hashes
-    are already stored; and the chain's head."""
-    poll_ids = sorted({item.poll.pk for item in items})
-    voter_ids = sorted({item.user.pk for item in items})
-    nonces = [item.parsed.nonce for item in items]
-    hashes = [item.parsed.sha256 for item in items]
+    """Under the chain lock, what the round's decisions need, in one plain-SQL statement whatever
+    the round's size: for each ballot (a round holds one per voter and poll), its poll's state,
+    deadline and rule on changes, whether the voter is eligible, the voter's counted ballot, and
+    whether its nonce or hash is already stored; and the chain's head.
 
-    fields, sql = rawsql.statement(
-        ("voting.round_state", len(poll_ids), len(voter_ids), len(items)), lambda: _round_statements(len(poll_ids), len(voter_ids), len(items))
-    )
+    Returned as: the polls by id, the eligible (poll, voter) pairs, the counted ballot's id by
+    (poll, voter), the nonces and hashes already stored, and the head (seq, hash)."""
+    fields, sql = rawsql.statement(("voting.round_state", len(items)), lambda: _round_statement(len(items)))
+    values = [v for item in items for v in (item.poll.pk, item.user.pk, item.parsed.nonce, item.parsed.sha256)]
     with rawsql.cursor() as cursor:
-        cursor.execute(sql[0], poll_ids)
-        polls = {poll.pk: poll for poll in (rawsql.instance(Poll, fields, row) for row in cursor.fetchall())}
-        cursor.execute(sql[1], [*poll_ids, *voter_ids])
-        eligible = {(int(p), int(v)) for p, v in cursor.fetchall()}
-        cursor.execute(sql[2], [True, *poll_ids, *voter_ids])
-        previous = {(int(p), int(v)): int(pk) for pk, p, v in cursor.fetchall()}
-        cursor.execute(sql[3], [*nonces, *hashes])
-        seen = {value for row in cursor.fetchall() for value in row}
-        cursor.execute(sql[4])
-        last = cursor.fetchone()
-    return polls, eligible, previous, seen, (None, None) if last is None else (int(last[0]), str(last[1]))
+        cursor.execute(sql, [True, *values])
+        rows = cursor.fetchall()
+    polls: dict[int, Poll] = {}
+    eligible: set[tuple[int, int]] = set()
+    previous: dict[tuple[int, int], int] = {}
+    seen: set[str] = set()
+    head: tuple[int | None, str | None] = (None, None)
+    by_pair = {(item.poll.pk, item.user.pk): item for item in items}
+    for row in rows:
+        poll_id, voter_id = int(row[0]), int(row[1])
+        if row[2] is not None:  # the poll exists (its first column is never null)
+            polls[poll_id] = rawsql.instance(Poll, fields, (poll_id, *row[2:5]))
+        if row[5]:
+            eligible.add((poll_id, voter_id))
+        if row[6] is not None:
+            previous[(poll_id, voter_id)] = int(row[6])
+        if row[7]:
+            item = by_pair[(poll_id, voter_id)]
+            seen |= {item.parsed.nonce, item.parsed.sha256}
+        if row[8] is not None:
+            head = (int(row[8]), str(row[9]))
+    return polls, eligible, previous, seen, head
 
 
-def _round_statements(polls: int, voters: int, items: int) -> tuple[list[Any], tuple[str, str, str, str, str]]:
-    def marks(count: int) -> str:
-        return ", ".join(["%s"] * count)
-
+def _round_statement(items: int) -> tuple[list[Any], str]:
     t, c = rawsql.table, rawsql.column
     fields = rawsql.fields_of(Poll, ("id", "state", "deadline", "allow_change"))
-    return fields, (
-        f"SELECT {rawsql.column_list(Poll, fields, t(Poll))} FROM {t(Poll)} WHERE {c(Poll, 'id')} IN ({marks(polls)})",  # noqa: S608
-        f"SELECT {c(PollVoter, 'poll')}, {c(PollVoter, 'user')} FROM {t(PollVoter)}"  # noqa: S608
-        f" WHERE {c(PollVoter, 'poll')} IN ({marks(polls)}) AND {c(PollVoter, 'user')} IN ({marks(voters)})",
-        f"SELECT {c(Ballot, 'id')}, {c(Ballot, 'poll')}, {c(Ballot, 'voter')} FROM {t(Ballot)}"  # noqa: S608
-        f" WHERE {c(Ballot, 'counted')} = %s AND {c(Ballot, 'poll')} IN ({marks(polls)}) AND {c(Ballot, 'voter')} IN ({marks(voters)})",
-        f"SELECT {c(Ballot, 'nonce')}, {c(Ballot, 'sha256')} FROM {t(Ballot)}"  # noqa: S608
-        f" WHERE {c(Ballot, 'nonce')} IN ({marks(items)}) OR {c(Ballot, 'sha256')} IN ({marks(items)})",
-        f"SELECT {c(AuditEntry, 'seq')}, {c(AuditEntry, 'entry_hash')} FROM {t(AuditEntry)} ORDER BY {c(AuditEntry, 'seq')} DESC LIMIT 1",  # noqa: S608
+    assert fields[0].name == "id"  # the id comes from pv, the rest from the poll row
+    rows = ", ".join(["(%s, %s, %s, %s)"] * items)
+    audit_head = f"FROM {t(AuditEntry)} ORDER BY {c(AuditEntry, 'seq')} DESC LIMIT 1"
+    sql = (
+        f"SELECT pv.column1, pv.column2, {rawsql.column_list(Poll, fields[1:], 'p')},"  # noqa: S608 - the poll's columns in the model's order, as instance() reads them
+        f" EXISTS(SELECT 1 FROM {t(PollVoter)} v WHERE v.{c(PollVoter, 'poll')} = pv.column1 AND v.{c(PollVoter, 'user')} = pv.column2),"
+        f" (SELECT b.{c(Ballot, 'id')} FROM {t(Ballot)} b WHERE b.{c(Ballot, 'poll')} = pv.column1 AND b.{c(Ballot, 'voter')} = pv.column2"
+        f" AND b.{c(Ballot, 'counted')} = %s LIMIT 1),"
+        f" EXISTS(SELECT 1 FROM {t(Ballot)} r WHERE r.{c(Ballot, 'nonce')} = pv.column3 OR r.{c(Ballot, 'sha256')} = pv.column4),"
+        f" (SELECT {c(AuditEntry, 'seq')} {audit_head}), (SELECT {c(AuditEntry, 'entry_hash')} {audit_head})"
+        f" FROM (VALUES {rows}) pv LEFT JOIN {t(Poll)} p ON p.{c(Poll, 'id')} = pv.column1"
     )
+    return fields, sql
 
 
 _writer: groupcommit.GroupCommit[_PendingBallot] = groupcommit.GroupCommit(_write_ballots)
