@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -407,53 +409,75 @@ def user_for_token(raw: str, *, source_ip: str | None, record_rejection: bool = 
 
     ``record_rejection=False``: no entry for a known-bad token, for a caller that hands such a
     request on to the API, which then records it (the ballot front door)."""
+    return user_and_more_for_token(raw, source_ip=source_ip, record_rejection=record_rejection)[0]
+
+
+@dataclass(frozen=True)
+class AlsoRead:
+    """More columns read by the token's statement, to spare a caller a second round trip.
+
+    ``name`` names the statement variant; ``build()`` returns the select-list fragment (it may name
+    the user as ``u``) and the FROM fragment (LEFT JOINs), the latter with ``%s`` for ``params``."""
+
+    name: str
+    build: Callable[[], tuple[str, str]]
+    params: tuple[Any, ...] = ()
+
+
+def user_and_more_for_token(
+    raw: str, *, source_ip: str | None, record_rejection: bool = True, also: AlsoRead | None = None
+) -> tuple[User | None, tuple[Any, ...]]:
+    """``user_for_token``, and the row's ``also`` columns (empty when no live token was found)."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
-        return None
-    token = _token_with_user(_hash_token(raw))
-    if token is None:
-        return None
+        return None, ()
+    found = _token_with_user(_hash_token(raw), also)
+    if found is None:
+        return None, ()
+    token, more = found
     now = timezone.now()
     if token.revoked_at or token.expires_at <= now or token.device.revoked_at or not token.user.is_active:
-        if not record_rejection:
-            return None
-        record(events.TOKEN_REJECTED, actor=token.user, obj=token.device, source_ip=source_ip, details={"prefix": token.prefix})
-        return None
+        if record_rejection:
+            record(events.TOKEN_REJECTED, actor=token.user, obj=token.device, source_ip=source_ip, details={"prefix": token.prefix})
+        return None, ()
     # Touch at most once a minute: a tablet polling must not turn every read into a write.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         rawsql.update_by_pk(ApiToken, token.pk, last_used_at=now)
         rawsql.update_by_pk(Device, token.device_id, last_seen_at=now)
     token.user.api_device = token.device  # type: ignore[attr-defined]
-    return token.user
+    return token.user, more
 
 
-def _token_with_user(key_hash: str) -> ApiToken | None:
+def _token_with_user(key_hash: str, also: AlsoRead | None = None) -> tuple[ApiToken, tuple[Any, ...]] | None:
     """``ApiToken.objects.select_related("user", "device").filter(key_hash=...).first()`` in one
     plain-SQL join: every API request from a device runs it (see ``ecabinet.rawsql``)."""
-    parts, sql = rawsql.statement("identity.token_with_user", _token_statement)
+    parts, sql = rawsql.statement(("identity.token_with_user", also.name if also else ""), lambda: _token_statement(also))
     with rawsql.cursor() as cursor:
-        cursor.execute(sql, [key_hash])
+        cursor.execute(sql, [*(also.params if also else ()), key_hash])
         row = cursor.fetchone()
     if row is None:
         return None
     sizes = [len(p) for p in parts]
-    token = rawsql.instance(ApiToken, parts[0], row[: sizes[0]])
-    token.user = rawsql.instance(User, parts[1], row[sizes[0] : sizes[0] + sizes[1]])
-    token.device = rawsql.instance(Device, parts[2], row[sizes[0] + sizes[1] :])
-    return token
+    ends = [sizes[0], sizes[0] + sizes[1], sum(sizes)]
+    token = rawsql.instance(ApiToken, parts[0], row[: ends[0]])
+    token.user = rawsql.instance(User, parts[1], row[ends[0] : ends[1]])
+    token.device = rawsql.instance(Device, parts[2], row[ends[1] : ends[2]])
+    return token, tuple(row[ends[2] :])
 
 
-def _token_statement() -> tuple[tuple[list[Any], list[Any], list[Any]], str]:
+def _token_statement(also: AlsoRead | None) -> tuple[tuple[list[Any], list[Any], list[Any]], str]:
     # The whole user (the API reads any of it); of the token and device what the checks read.
     parts = (
         rawsql.fields_of(ApiToken, ("id", "device", "user", "prefix", "expires_at", "last_used_at", "revoked_at")),
         rawsql.fields_of(User),
         rawsql.fields_of(Device, ("id", "user", "name", "kind", "revoked_at")),
     )
+    columns, joins = also.build() if also else ("", "")
     t, c = rawsql.table, rawsql.column
     sql = (
         f"SELECT {rawsql.column_list(ApiToken, parts[0], 't')}, {rawsql.column_list(User, parts[1], 'u')}, {rawsql.column_list(Device, parts[2], 'd')}"  # noqa: S608
-        f" FROM {t(ApiToken)} t JOIN {t(User)} u ON u.{c(User, 'id')} = t.{c(ApiToken, 'user')}"
-        f" JOIN {t(Device)} d ON d.{c(Device, 'id')} = t.{c(ApiToken, 'device')}"
+        + (f", {columns}" if columns else "")
+        + f" FROM {t(ApiToken)} t JOIN {t(User)} u ON u.{c(User, 'id')} = t.{c(ApiToken, 'user')}"
+        f" JOIN {t(Device)} d ON d.{c(Device, 'id')} = t.{c(ApiToken, 'device')} {joins}"
         f" WHERE t.{c(ApiToken, 'key_hash')} = %s"
     )
     return parts, sql

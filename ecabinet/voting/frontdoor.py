@@ -189,10 +189,11 @@ def _cast(poll_id: int, token: str, body: bytes, source_ip: str | None, path: st
         payload = BallotIn.model_validate_json(body)
     except ValidationError:
         return _FALLBACK
-    user = identity_actions.user_for_token(token, source_ip=source_ip, record_rejection=False)  # Django records it
-    if user is None:
+    # One statement: the token's user, and the poll with whether that user is its voter.
+    user, row = identity_actions.user_and_more_for_token(token, source_ip=source_ip, record_rejection=False, also=permissions.ballot_poll_read(poll_id))
+    if user is None:  # Django answers a bad token, and records it
         return _FALLBACK
-    poll = permissions.poll_for_cleared_voter(user, poll_id)
+    poll = permissions.poll_for_cleared_voter(user, row)
     if poll is None:
         return _FALLBACK
     ballot = actions.cast_ballot(

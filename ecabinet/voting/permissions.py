@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from ecabinet import rawsql
-from ecabinet.identity.models import Role
+from ecabinet.identity.models import Role, User
 from ecabinet.identity.permissions import is_signed_in
 from ecabinet.meetings import permissions as meeting_permissions
 from ecabinet.voting.models import Poll, PollVoter
@@ -63,31 +63,32 @@ def can_manage_poll(user: Any, poll: Poll) -> bool:
 _BALLOT_POLL_FIELDS = ("id", "organisation", "kind", "meeting", "item", "options", "classification", "state", "statement_sha256", "allow_change", "deadline")
 
 
-def poll_for_cleared_voter(user: Any, poll_id: int) -> Poll | None:
-    """The poll (the fields a ballot reads) if ``user`` is a cleared voter of it, else None: what
-    ``is_cleared_voter`` says, and the poll itself, in one plain-SQL statement for the ballot path.
-    None does not mean "hidden": the caller then asks the full rules (``can_see_poll``)."""
-    if not is_signed_in(user):
-        return None
-    fields, sql = rawsql.statement("voting.poll_for_cleared_voter", _ballot_poll_statement)
-    with rawsql.cursor() as cursor:
-        cursor.execute(sql, [user.pk, poll_id])
-        row = cursor.fetchone()
-    if row is None or not row[-1]:
-        return None
-    poll = rawsql.instance(Poll, fields, row[:-1])
-    return poll if user.clearance >= poll.classification else None
+def ballot_poll_read(poll_id: int) -> Any:
+    """What the ballot path reads of a poll, read in the caller's token statement (see
+    ``identity.actions.AlsoRead``): the poll's fields and whether the token's user is its voter."""
+    from ecabinet.identity.actions import AlsoRead
+
+    return AlsoRead(name="voting.ballot_poll", build=_ballot_poll_sql, params=(poll_id,))
 
 
-def _ballot_poll_statement() -> tuple[list[Any], str]:
+def _ballot_poll_sql() -> tuple[str, str]:
     fields = rawsql.fields_of(Poll, _BALLOT_POLL_FIELDS)
     voter, c = rawsql.table(PollVoter), rawsql.column
-    sql = (
-        f"SELECT {rawsql.column_list(Poll, fields, 'p')}, EXISTS(SELECT 1 FROM {voter} v"  # noqa: S608
-        f" WHERE v.{c(PollVoter, 'poll')} = p.{c(Poll, 'id')} AND v.{c(PollVoter, 'user')} = %s)"
-        f" FROM {rawsql.table(Poll)} p WHERE p.{c(Poll, 'id')} = %s"
+    columns = (
+        f"{rawsql.column_list(Poll, fields, 'p')}, EXISTS(SELECT 1 FROM {voter} v"  # noqa: S608 - names from model metadata
+        f" WHERE v.{c(PollVoter, 'poll')} = p.{c(Poll, 'id')} AND v.{c(PollVoter, 'user')} = u.{c(User, 'id')})"
     )
-    return fields, sql
+    return columns, f"LEFT JOIN {rawsql.table(Poll)} p ON p.{c(Poll, 'id')} = %s"
+
+
+def poll_for_cleared_voter(user: Any, row: tuple[Any, ...]) -> Poll | None:
+    """From the columns ``ballot_poll_read`` added to the token's row: the poll if ``user`` is a
+    cleared voter of it, else None (what ``is_cleared_voter`` says). None does not mean "hidden":
+    the caller then asks the full rules (``can_see_poll``)."""
+    if not row or not is_signed_in(user) or row[0] is None or not row[-1]:
+        return None
+    poll = rawsql.instance(Poll, rawsql.fields_of(Poll, _BALLOT_POLL_FIELDS), row[:-1])
+    return poll if user.clearance >= poll.classification else None
 
 
 def is_cleared_voter(user: Any, poll: Poll) -> bool:
