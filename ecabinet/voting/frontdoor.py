@@ -74,6 +74,9 @@ class BallotFrontDoor:
         body, more = await _read_body(receive, int(length))
         if body is None:  # the client went away
             return
+        if more:  # more than it announced: Django reads it and answers as it always has
+            await self.app(scope, _replay(body, more, receive), send)
+            return
         forwarded = headers.get("x-forwarded-for", "")
         source_ip = client_ip_from((scope.get("client") or (None,))[0], forwarded)
         if self._executor is None:
