@@ -54,7 +54,9 @@ def request(
     method: str = "POST",
     content_type: str = "application/json",
     headers: dict[str, str] | None = None,
+    trailing: bytes = b"",
 ) -> tuple[int, dict[str, str], bytes]:
+    """``trailing``: bytes the client sends after the ``Content-Length`` it announced (len(body))."""
     raw_headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     if token is not None:
         raw_headers.append((b"authorization", f"Bearer {token}".encode()))
@@ -76,7 +78,9 @@ def request(
 
     async def run() -> tuple[int, dict[str, str], bytes]:
         communicator = ApplicationCommunicator(app, scope)
-        await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
+        await communicator.send_input({"type": "http.request", "body": body, "more_body": bool(trailing)})
+        if trailing:
+            await communicator.send_input({"type": "http.request", "body": trailing, "more_body": False})
         start = await communicator.receive_output(timeout=30)
         content = await communicator.receive_output(timeout=30)
         await communicator.wait(timeout=5)
@@ -165,6 +169,7 @@ def test_a_wrong_step_up_code_spends_nothing_and_is_refused_with_its_code(voting
         "revoked_token",
         "not_a_voter",
         "no_such_poll",
+        "longer_than_announced",
     ],
 )
 def test_what_is_not_a_well_formed_device_ballot_goes_to_django_whole_and_changes_nothing(voting, item_poll, case):
@@ -194,13 +199,14 @@ def test_what_is_not_a_well_formed_device_ballot_goes_to_django_whole_and_change
         PollVoter.objects.filter(poll=item_poll, user=member.user).delete()
     elif case == "no_such_poll":
         path = f"/api/v1/polls/{item_poll.pk + 1000}/ballots"
+    trailing = b" {}" if case == "longer_than_announced" else b""
     entries_before = AuditEntry.objects.count()
     step_before = type(member.user).objects.get(pk=member.user.pk).totp_last_step
 
-    status, _, content = request(front, path, body, token=token, content_type=content_type, headers=headers)
+    status, _, content = request(front, path, body, token=token, content_type=content_type, headers=headers, trailing=trailing)
 
     assert (status, content) == (299, b"django")
-    assert django.calls == [("POST", path, body)]
+    assert django.calls == [("POST", path, body + trailing)]
     assert Ballot.objects.count() == 0
     assert type(member.user).objects.get(pk=member.user.pk).totp_last_step == step_before  # the code is not spent
     # Django answers these; the front door wrote nothing of its own (a revoked token's entry is Django's to write).
