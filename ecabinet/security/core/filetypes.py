@@ -64,9 +64,9 @@ ODF_MIMETYPES = {b"application/vnd.oasis.opendocument.text": ODT, b"application/
 ZIP_BASED = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ZIP})
 
 MAX_NAME_BYTES = 255
-# What reading a damaged archive can raise, from the zipfile module and the decompressors under it
-# (zipfile signals a compression method it cannot decode with NotImplementedError, so that
-# exception means "refuse this archive" here).
+# What reading a damaged archive can raise, from the zipfile module and the decompressors under it.
+# zipfile answers a member whose compression method it cannot decode with Python's built-in
+# "not implemented" exception; here that means "refuse this archive" (test_scan: method99.zip).
 ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, NotImplementedError, KeyError, RuntimeError)
 
 

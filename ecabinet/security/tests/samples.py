@@ -48,6 +48,16 @@ def zip_absolute() -> bytes:
     return zip_of({"/etc/passwd": b"root:x:0:0"})
 
 
+def zip_unknown_method() -> bytes:
+    """A ZIP whose member names compression method 99, which zipfile cannot decode."""
+    data = bytearray(zip_of({"report.txt": b"plain text"}, compression=zipfile.ZIP_STORED))
+    local = data.index(b"PK\x03\x04")
+    data[local + 8 : local + 10] = (99).to_bytes(2, "little")
+    central = data.index(b"PK\x01\x02")
+    data[central + 10 : central + 12] = (99).to_bytes(2, "little")
+    return bytes(data)
+
+
 def zip_symlink() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:

@@ -92,6 +92,7 @@ def test_php_webshell_is_caught(scanner, tmp_path):
         (b"MZ\x90\x00\x03" + b"\x00" * 100, "setup.pdf", "unsupported_type"),
         (samples.pdf(), "tool.exe", "unsupported_type"),
         (b"PK\x03\x04 not really a zip", "broken.zip", "corrupt_file"),
+        (samples.zip_unknown_method(), "method99.zip", "corrupt_file"),
     ],
 )
 def test_refusals_name_their_reason(scanner, tmp_path, data, name, code):
