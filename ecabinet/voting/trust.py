@@ -34,21 +34,19 @@ def _version() -> tuple[object, ...]:
     Plain SQL, as it runs for every ballot: the ORM spent longer building it than the database
     spent answering.
     """
-    global _version_sql
-    if _version_sql is None:
-        a, r = Authority._meta, RevocationList._meta
-        a_id, r_id, r_issuer = a.pk.column, r.pk.column, r.get_field("issuer").column  # type: ignore[union-attr]
-        _version_sql = (
-            f"SELECT a.{a_id}, a.{a.get_field('fingerprint').column}, MAX(r.{r_id}), COUNT(r.{r_id}), MAX(r.{r.get_field('this_update').column})"  # noqa: S608
-            f" FROM {a.db_table} a LEFT JOIN {r.db_table} r ON r.{r_issuer} = a.{a_id}"
-            f" WHERE a.{a.get_field('active').column} GROUP BY a.{a_id}, a.{a.get_field('fingerprint').column} ORDER BY a.{a_id}"
-        )
     with rawsql.cursor() as cursor:
-        cursor.execute(_version_sql)
+        cursor.execute(rawsql.statement("voting.trust_version", _version_statement))
         return tuple(tuple(row) for row in cursor.fetchall())
 
 
-_version_sql: str | None = None
+def _version_statement() -> str:
+    t, c = rawsql.table, rawsql.column
+    a_id, fingerprint, r_id = c(Authority, "id"), c(Authority, "fingerprint"), c(RevocationList, "id")
+    return (
+        f"SELECT a.{a_id}, a.{fingerprint}, MAX(r.{r_id}), COUNT(r.{r_id}), MAX(r.{c(RevocationList, 'this_update')})"  # noqa: S608
+        f" FROM {t(Authority)} a LEFT JOIN {t(RevocationList)} r ON r.{c(RevocationList, 'issuer')} = a.{a_id}"
+        f" WHERE a.{c(Authority, 'active')} GROUP BY a.{a_id}, a.{fingerprint} ORDER BY a.{a_id}"
+    )
 
 
 def trust_store() -> check.TrustStore:
