@@ -1,12 +1,14 @@
 """Every change to polls and ballots: create, open, cast, close (by the chair or at the deadline).
 
 A ballot is checked in full (step-up code, canonical form, signature, certificate path and
-revocation *now*, owner, question hash, choice, nonce) before any lock is taken; then one short
-transaction takes the audit chain's lock, reads in one query whether the voter is eligible, the
-poll open and the voter's counted ballot (if any) and the chain's head, appends the ballot's hash
-to the audit log and stores the ballot with that entry's sequence number. Closing takes the same
-lock before counting, so no ballot commits after the count. When that transaction has committed the ballot is durable; only then
-is the receipt (hash + audit seq) returned. A refused ballot leaves one audit entry and nothing else.
+revocation *now*, owner, question hash, choice) before any lock is taken. Then it joins the next
+group of ballots (``_writer``): one short transaction takes the audit chain's lock, reads in one
+statement, for every ballot of the group, whether the voter is eligible, the poll open, the
+voter's counted ballot (if any) and whether the nonce or hash is stored, and the chain's head;
+appends each ballot's hash (or its refusal) to the audit log and stores each ballot with its
+entry's sequence number. Closing takes the same lock before counting, so no ballot commits after
+the count. When that transaction has committed the ballot is durable; only then is the receipt
+(hash + audit seq) returned. A refused ballot leaves one audit entry and nothing else.
 """
 
 from __future__ import annotations
