@@ -45,9 +45,10 @@ def cursor() -> Any:
     """A cursor for these statements, to use as ``with rawsql.cursor() as cursor:``.
 
     On PostgreSQL, a plain psycopg cursor that sends the parameters apart from the SQL (server-side
-    binding, so psycopg prepares a statement the fifth time a connection runs it and the server
-    stops parsing and planning it for every ballot; Django's cursors inline the parameters into the
-    text), kept with the connection and reused: making a cursor and going through Django's cursor
+    binding; Django's cursors inline the parameters into the text), so that with the connection
+    pool on (settings: ``prepare_threshold``) psycopg prepares a statement the fifth time a
+    connection runs it and the server stops parsing and planning it for every ballot. It is kept
+    with the connection and reused: making a cursor and going through Django's cursor
     wrapper cost more than a primary-key lookup. Elsewhere, Django's cursor. Statements run here do
     not appear in Django's query log.
     """
@@ -154,6 +155,35 @@ def by_field(model: type[M], field: str, value: Any, names: Sequence[str] | None
         with _lock:
             _by_field_sql[key] = sql
     return one(model, sql, [value], fields)
+
+
+def insert(model: type[M], objs: Sequence[M]) -> None:
+    """``model.objects.bulk_create(objs)`` for new rows with an automatic primary key, in one
+    statement kept per row count: compiling the insert through the ORM cost more than the
+    database's work for it. Values are prepared as the ORM prepares them (``pre_save``, then
+    ``get_db_prep_save``); each object gets its new primary key and counts as saved. No signals are
+    sent, as with ``bulk_create``."""
+    if not objs:
+        return
+    db = connections[DEFAULT_DB_ALIAS]
+    pk = model._meta.pk
+    if not isinstance(pk, models.AutoField):
+        raise TypeError(f"rawsql.insert is for models with an automatic primary key, not {model.__name__}")
+    fields = [f for f in model._meta.concrete_fields if f is not pk]
+
+    def build() -> str:
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        columns = ", ".join(_quote(f.column) for f in fields)
+        return f"INSERT INTO {table(model)} ({columns}) VALUES {', '.join([row] * len(objs))} RETURNING {_quote(pk.column)}"  # noqa: S608
+
+    sql = statement(("insert", model, len(objs)), build)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs for f in fields]
+    with cursor() as raw:
+        raw.execute(sql, params)
+        ids = [row[0] for row in raw.fetchall()]
+    for obj, new_id in zip(objs, ids, strict=True):
+        setattr(obj, pk.attname, new_id)
+        obj._state.adding, obj._state.db = False, db.alias
 
 
 def update_by_pk(model: type[models.Model], pk: Any, **values: Any) -> int:

@@ -184,6 +184,12 @@ if DATABASE_URL and not DATABASE_URL.startswith("sqlite"):
     if DB_POOL_SIZE:
         # A request waits up to `timeout` seconds for a free connection rather than failing at once.
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 30}
+        # The pool's connections are this process's own, so a statement the plain-SQL cursors
+        # (ecabinet.rawsql) run a fifth time on one is prepared there: PostgreSQL then neither
+        # parses nor plans it again, which was most of its CPU per ballot. Django turns this off
+        # (None) for the sake of transaction-pooling proxies; with one (pool size 0) it stays off.
+        # Django's own cursors bind client-side and never prepare, whatever this says.
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 else:
     sqlite_path = DATABASE_URL[len("sqlite:///") :] if DATABASE_URL else str(VAR_DIR / "ecabinet.sqlite3")
     DATABASES = {

@@ -95,7 +95,7 @@ def build_entry(
 ) -> AuditEntry:
     """The entry that goes straight after ``after`` (the head's seq and hash; both None for an
     empty log), hashed but not saved: for a caller holding ``lock_chain()`` that appends several
-    entries with one insert (``AuditEntry.objects.bulk_create``), each built after the one before.
+    entries with one insert (``rawsql.insert``), each built after the one before.
     ``record`` is this plus the lock, the read of the head, and the save.
     """
     if not event or len(event) > _MAX["event"]:

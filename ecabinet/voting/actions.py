@@ -513,9 +513,8 @@ def _decide_and_write(items: Sequence[_PendingBallot]) -> None:
             head = (entry.seq, entry.entry_hash)
         if superseded:
             Ballot.objects.filter(pk__in=superseded).update(counted=False)
-        AuditEntry.objects.bulk_create(entries)
-        if ballots:
-            Ballot.objects.bulk_create(ballots)
+        rawsql.insert(AuditEntry, entries)
+        rawsql.insert(Ballot, ballots)
         # Counted after commit, so the figure includes these ballots and costs nothing inside the
         # lock; pushes are coalesced per poll (live_push), the last one always goes out.
         for poll_id in sorted({b.poll_id for b in ballots if b.poll.meeting_id is not None}):

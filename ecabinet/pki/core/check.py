@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -40,6 +40,8 @@ class TrustStore:
     # (certificate DER hash, issuer DER hash) -> did the issuer's key sign it. A certificate's bytes
     # and an issuer's key never change, so the answer holds for as long as this store is used.
     _issued_cache: dict[tuple[bytes, bytes], bool] = field(default_factory=dict, repr=False)
+    # (certificate DER hash, for signing) -> a passed check and the span of moments it holds for.
+    _passed: dict[tuple[bytes, bool], tuple[CheckResult, datetime, datetime]] = field(default_factory=dict, repr=False)
 
     def issuer_candidates(self, cert: x509.Certificate) -> list[x509.Certificate]:
         return [c for c in (*self.intermediates, *self.anchors) if c.subject == cert.issuer]
@@ -140,6 +142,26 @@ def check_certificate(cert: x509.Certificate, *, at: datetime, trust: TrustStore
     if at.tzinfo is None:
         raise ValueError("'at' must be timezone-aware")
     at = at.astimezone(UTC)
+    # A certificate that passed against this store passes again at any moment within every
+    # certificate's validity on its path and before any revocation dated later: the store (anchors,
+    # CRLs) is fixed, and nothing else enters the answer. Only passes are kept; a refusal is worked
+    # out again, so its message is always the full one.
+    key = (cert.fingerprint(_SHA256), for_signing)
+    passed = trust._passed.get(key)
+    if passed is not None and passed[1] <= at <= passed[2]:
+        return passed[0]
+    result = _check(cert, at=at, trust=trust, for_signing=for_signing)
+    first = max(item.not_valid_before_utc for item in result.chain)
+    last = min(item.not_valid_after_utc for item in result.chain)
+    if result.revoked_later_at is not None:
+        last = min(last, result.revoked_later_at - timedelta(microseconds=1))
+    if len(trust._passed) >= _ISSUED_CACHE_MAX:
+        trust._passed.clear()
+    trust._passed[key] = (result, first, last)
+    return result
+
+
+def _check(cert: x509.Certificate, *, at: datetime, trust: TrustStore, for_signing: bool) -> CheckResult:
     chain = build_path(cert, trust)
     if for_signing:
         _check_signing_usage(cert)

@@ -195,6 +195,33 @@ def test_check_valid_chain_and_revocation_at_a_time():
     assert caught.value.code == "certificate_revoked"
 
 
+def test_a_passed_check_is_reused_only_where_it_holds(monkeypatch):
+    gov = ForeignCa("Gov")
+    start = datetime.now(UTC) - timedelta(days=10)
+    cert = gov.member(new_member_key(), days=30, now=start)
+    revoked_at = (start + timedelta(days=20)).replace(microsecond=0)
+    crl = gov.crl([ca.RevokedEntry(serial=cert.serial_number, revoked_at=revoked_at, reason="key_compromise")], now=start + timedelta(days=1))
+    trust = check.TrustStore(anchors=[gov.root], intermediates=[gov.issuing], crls=[crl, gov.root_crl()])
+    worked = []
+    real = check._check
+    monkeypatch.setattr(check, "_check", lambda *a, **k: worked.append(k["at"]) or real(*a, **k))
+    first = check.check_certificate(cert, at=start + timedelta(days=2), trust=trust)
+    assert check.check_certificate(cert, at=start + timedelta(days=5), trust=trust) is first
+    assert check.check_certificate(cert, at=revoked_at - timedelta(microseconds=1), trust=trust) is first
+    assert len(worked) == 1
+    # At the revocation moment, after it, after expiry and before validity: worked out afresh and refused.
+    late, early = start + timedelta(days=40), start - timedelta(days=1)
+    for at, code in ((revoked_at, "certificate_revoked"), (late, "certificate_expired"), (early, "certificate_not_yet_valid")):
+        with pytest.raises(CertificateRejected) as caught:
+            check.check_certificate(cert, at=at, trust=trust)
+        assert caught.value.code == code
+    assert len(worked) == 4
+    # A new store (a new CRL, another anchor) starts with nothing kept.
+    fresh = check.TrustStore(anchors=[gov.root], intermediates=[gov.issuing], crls=[crl, gov.root_crl()])
+    check.check_certificate(cert, at=start + timedelta(days=5), trust=fresh)
+    assert len(worked) == 5
+
+
 def test_check_expired_and_not_yet_valid():
     gov = ForeignCa()
     start = datetime.now(UTC) - timedelta(days=300)

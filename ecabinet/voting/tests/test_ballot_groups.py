@@ -12,6 +12,7 @@ import dataclasses
 import pytest
 from django.db import OperationalError
 
+from ecabinet import rawsql
 from ecabinet.audit import checks
 from ecabinet.audit.models import AuditEntry
 from ecabinet.pki.tests.factories import sign
@@ -112,10 +113,14 @@ def test_a_group_that_fails_to_commit_answers_no_ballot_as_stored(voting, item_p
     group = [pending(a, item_poll, "approve"), pending(b, item_poll, "reject")]
     entries_before = AuditEntry.objects.count()
 
-    def disk_full(*args, **kwargs):
-        raise OperationalError("could not extend file: No space left on device")
+    insert = rawsql.insert
 
-    monkeypatch.setattr(Ballot.objects, "bulk_create", disk_full)
+    def disk_full(model, objs):
+        if model is Ballot and objs:  # the audit entries went in; the ballots do not
+            raise OperationalError("could not extend file: No space left on device")
+        insert(model, objs)
+
+    monkeypatch.setattr(rawsql, "insert", disk_full)
     with pytest.raises(OperationalError):
         actions._write_ballots(group)
 

@@ -29,6 +29,24 @@ def test_canonical_strings_follow_ecmascript_escaping():
     assert canonicalize("Phê duyệt") == '"Phê duyệt"'.encode()
 
 
+def _ecmascript_string(value):
+    """JSON.stringify's string rule written out character by character (the spec the fast path must match)."""
+    short = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return '"' + "".join(short.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 else c) for c in value) + '"'
+
+
+def test_canonical_strings_match_the_rule_for_every_plane_0_character():
+    text = "".join(chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF) + "\U0001f5f3"
+    assert canonicalize(text) == _ecmascript_string(text).encode()
+    assert canonicalize({text[:300]: text[300:600]}) == ("{" + _ecmascript_string(text[:300]) + ":" + _ecmascript_string(text[300:600]) + "}").encode()
+
+
+@pytest.mark.parametrize("value", ["a\ud800", "\udfffb", {"\udc00": 1}, ["ok", "x\udbff"]])
+def test_canonical_refuses_lone_surrogates(value):
+    with pytest.raises(CanonicalError, match="surrogate"):
+        canonicalize(value)
+
+
 @pytest.mark.parametrize("value", [1.5, 2**53, float("nan"), {1: "x"}, object()])
 def test_canonical_refuses_what_ballots_never_hold(value):
     with pytest.raises(CanonicalError):

@@ -61,3 +61,42 @@ def test_database_errors_arrive_as_djangos_and_the_cursor_goes_on_working():
     with pytest.raises(IntegrityError), transaction.atomic(), rawsql.cursor() as cursor:
         cursor.execute(duplicate, [user.pk, device.pk, token.key_hash, "ecab_a", timezone.now(), timezone.now()])
     assert rawsql.by_field(ApiToken, "key_hash", token.key_hash).pk == token.pk
+
+
+def test_insert_stores_rows_as_bulk_create_would_and_gives_them_their_keys():
+    from ecabinet.audit import checks
+    from ecabinet.audit.actions import build_entry, lock_chain
+
+    user = UserFactory(username="rawsql-insert")
+    with transaction.atomic():
+        lock_chain()
+        head = AuditEntry.objects.order_by("-seq").values_list("seq", "entry_hash").first() or (None, None)
+        entries = []
+        for n, details in enumerate([{"đ": ["Tán thành", 1]}, {}, {"n": None}]):
+            entries.append(build_entry("test.insert", after=head, actor=user, object_type="test", object_id=str(n), source_ip="2001:db8::1", details=details))
+            head = (entries[-1].seq, entries[-1].entry_hash)
+        rawsql.insert(AuditEntry, entries)
+        rawsql.insert(AuditEntry, [])  # nothing to write: no statement
+    assert all(e.pk is not None and not e._state.adding for e in entries)
+    assert len({e.pk for e in entries}) == 3
+    for entry in entries:
+        stored = AuditEntry.objects.get(pk=entry.pk)
+        for field in AuditEntry._meta.concrete_fields:
+            assert getattr(stored, field.attname) == getattr(entry, field.attname), field.name
+    assert checks.full_verify().report.ok
+
+
+def test_insert_refused_by_a_unique_column_writes_nothing():
+    from ecabinet.audit.actions import build_entry
+
+    first = record("test.insert")
+    before = AuditEntry.objects.count()
+    clash = build_entry("test.insert", after=(first.seq - 1, first.prev_hash)) if first.seq else build_entry("test.insert", after=(None, None))
+    fresh = build_entry("test.insert", after=(first.seq, first.entry_hash))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rawsql.insert(AuditEntry, [fresh, clash])
+    assert AuditEntry.objects.count() == before
+    with pytest.raises(TypeError, match="automatic primary key"):
+        from django.contrib.sessions.models import Session
+
+        rawsql.insert(Session, [Session(session_key="x", session_data="", expire_date=timezone.now())])
