@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.contrib import auth
@@ -149,7 +149,34 @@ def _refuse(username: str, source_ip: str | None, *, stage: str, locked: bool) -
 
 def check_totp(user: User, code: str, *, source_ip: str | None) -> None:
     """Second step. A code counts once: its time step must be later than the last one used."""
-    verdict = throttle.check(user.username, source_ip)
+    step = totp_step(user, code, source_ip=source_ip)
+    # The conditional UPDATE is what makes a code single-use even for two requests in parallel.
+    if not spend_step(user.pk, step.step):
+        refuse_spent_step(user, source_ip=source_ip)
+    step.spent()
+
+
+@dataclass
+class StepUp:
+    """A one-time code that matched, not yet spent: ``step`` is its time step. Whoever spends it
+    (``spend_step``, or a ballot group's one update for all its ballots) calls ``spent()`` after."""
+
+    user: User
+    step: int
+    account_failures: bool
+
+    def spent(self) -> None:
+        self.user.totp_last_step = self.step
+        if self.account_failures:  # nothing to reset otherwise: spare a write per ballot and sign-in
+            throttle.reset_account(self.user.username)
+
+
+def totp_step(user: User, code: str, *, source_ip: str | None, throttle_rows: list[LoginThrottle] | None = None) -> StepUp:
+    """Everything ``check_totp`` checks before the code is spent: the throttle, the enrolment, the
+    code, and that its step is later than the user's last (as read, so the spend may still find it
+    taken by a request in parallel). ``throttle_rows``: the user's and address's rows, if the
+    caller has just read them (``throttle.rows_for``)."""
+    verdict = throttle.check(user.username, source_ip, rows=throttle_rows)
     if not verdict.allowed:
         _refuse(user.username, source_ip, stage="totp", locked=verdict.locked)
         if verdict.locked:
@@ -159,18 +186,45 @@ def check_totp(user: User, code: str, *, source_ip: str | None) -> None:
         raise errors.MfaNotEnrolled()
     secret = secretbox.unseal(settings.SECRET_KEY, TOTP_PURPOSE, user.totp_secret)
     step = totp.matching_step(secret, code)
-    # The conditional UPDATE is what makes a code single-use even for two requests in parallel.
-    if step is None or not _spend_step(user.pk, step):
-        throttle.record_failure(user.username, source_ip)
-        event = events.MFA_FAILED if step is None else events.MFA_REPLAYED
-        record(event, actor=user, obj=user, source_ip=source_ip, details={"stage": "totp"})
-        raise errors.MfaInvalid()
-    user.totp_last_step = step
-    if verdict.account_failures:  # nothing to reset otherwise: spare a write per ballot and sign-in
-        throttle.reset_account(user.username)
+    if step is None:
+        _totp_failed(user, source_ip=source_ip, event=events.MFA_FAILED)
+    elif user.totp_last_step is not None and step <= user.totp_last_step:
+        refuse_spent_step(user, source_ip=source_ip)
+    return StepUp(user=user, step=step, account_failures=verdict.account_failures)
 
 
-def _spend_step(user_id: int, step: int) -> bool:
+def refuse_spent_step(user: User, *, source_ip: str | None) -> NoReturn:
+    """The code's step was used already (a replay): count the failure, record it, refuse."""
+    _totp_failed(user, source_ip=source_ip, event=events.MFA_REPLAYED)
+
+
+def _totp_failed(user: User, *, source_ip: str | None, event: str) -> NoReturn:
+    throttle.record_failure(user.username, source_ip)
+    record(event, actor=user, obj=user, source_ip=source_ip, details={"stage": "totp"})
+    raise errors.MfaInvalid()
+
+
+def spend_steps(steps: list[tuple[int, int]]) -> set[int]:
+    """For several users at once, ``(user id, step)`` pairs with distinct users: move each user's
+    last step forward to ``step`` where it is earlier, in one statement; the ids moved. Inside the
+    caller's transaction (a ballot group's), so the code is spent exactly when the ballot commits."""
+    if not steps:
+        return set()
+
+    def build() -> str:
+        last, pk = rawsql.column(User, "totp_last_step"), rawsql.column(User, "id")
+        rows = ", ".join(["(%s, %s)"] * len(steps))
+        return (
+            f"UPDATE {rawsql.table(User)} SET {last} = s.column2 FROM (VALUES {rows}) s"  # noqa: S608
+            f" WHERE {rawsql.table(User)}.{pk} = s.column1 AND {rawsql.table(User)}.{last} < s.column2 RETURNING {rawsql.table(User)}.{pk}"
+        )
+
+    with rawsql.cursor() as cursor:
+        cursor.execute(rawsql.statement(("identity.spend_steps", len(steps)), build), [v for pair in steps for v in pair])
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
+def spend_step(user_id: int, step: int) -> bool:
     """``User.objects.filter(pk=..., totp_last_step__lt=step).update(totp_last_step=step)`` in plain
     SQL (each ballot's step-up runs it): True if this call moved the user's last step forward."""
 

@@ -36,18 +36,20 @@ class Verdict:
     account_failures: bool = False  # the account has failures on record (so a success has something to reset)
 
 
-def _keys(username: str, source_ip: str | None) -> list[tuple[str, str]]:
+def keys(username: str, source_ip: str | None) -> list[tuple[str, str]]:
     keys: list[tuple[str, str]] = [(LoginThrottle.Scope.ACCOUNT, account_key(username))]
     if source_ip:
         keys.append((LoginThrottle.Scope.ADDRESS, source_ip))
     return keys
 
 
-def check(username: str, source_ip: str | None, *, now: datetime | None = None) -> Verdict:
+def check(username: str, source_ip: str | None, *, now: datetime | None = None, rows: list[LoginThrottle] | None = None) -> Verdict:
+    """``rows``: this name's and address's rows (``ROW_FIELDS`` at least) if the caller has just
+    read them, sparing the read here."""
     now = now or _now()
     retry = 0
     account_row = False
-    for row in _rows(_keys(username, source_ip)):
+    for row in _rows(keys(username, source_ip)) if rows is None else rows:
         account_row = account_row or row.scope == LoginThrottle.Scope.ACCOUNT
         if row.locked_at is not None and (row.scope == LoginThrottle.Scope.ACCOUNT or row.locked_at + ADDRESS_LOCK > now):
             return Verdict(allowed=False, locked=True, account_failures=account_row)
@@ -56,14 +58,14 @@ def check(username: str, source_ip: str | None, *, now: datetime | None = None) 
     return Verdict(allowed=retry == 0, retry_after=retry, account_failures=account_row)
 
 
-_ROW_FIELDS = ("id", "scope", "key", "locked_at", "next_allowed_at")
+ROW_FIELDS = ("id", "scope", "key", "locked_at", "next_allowed_at")  # what check() reads
 
 
 def _rows(keys: list[tuple[str, str]]) -> list[LoginThrottle]:
     """The throttle rows for these keys, in plain SQL: every step-up code (each ballot) asks."""
 
     def build() -> tuple[list[Any], str]:
-        fields = rawsql.fields_of(LoginThrottle, _ROW_FIELDS)
+        fields = rawsql.fields_of(LoginThrottle, ROW_FIELDS)
         scope, key = rawsql.column(LoginThrottle, "scope"), rawsql.column(LoginThrottle, "key")
         where = " OR ".join([f"({scope} = %s AND {key} = %s)"] * len(keys))
         return fields, f"SELECT {rawsql.column_list(LoginThrottle, fields, rawsql.table(LoginThrottle))} FROM {rawsql.table(LoginThrottle)} WHERE {where}"  # noqa: S608
@@ -86,7 +88,7 @@ def record_failure(username: str, source_ip: str | None, *, now: datetime | None
     now = now or _now()
     newly_locked = False
     with transaction.atomic():
-        for scope, key in _keys(username, source_ip):
+        for scope, key in keys(username, source_ip):
             row, _ = LoginThrottle.objects.select_for_update().get_or_create(scope=scope, key=key)
             if row.locked_at is not None and scope == LoginThrottle.Scope.ADDRESS and row.locked_at + ADDRESS_LOCK <= now:
                 row.failures, row.locked_at = 0, None

@@ -34,12 +34,15 @@ from django.utils import timezone
 
 from ecabinet import rawsql
 from ecabinet.audit import errors as audit_errors
+from ecabinet.audit import events as audit_events
 from ecabinet.audit import signing
 from ecabinet.audit.actions import build_entry, lock_chain, record
 from ecabinet.audit.models import AuditEntry, Checkpoint
 from ecabinet.errors import ECabinetError, Forbidden, InvalidInput
 from ecabinet.identity import actions as identity_actions
-from ecabinet.identity.models import Role, User
+from ecabinet.identity import errors as identity_errors
+from ecabinet.identity import throttle
+from ecabinet.identity.models import LoginThrottle, Role, User
 from ecabinet.meetings import broadcast
 from ecabinet.meetings.models import AgendaItem, Meeting, Participant
 from ecabinet.pki import errors as pki_errors
@@ -274,9 +277,12 @@ def _pki(exc: PkiCoreError) -> ECabinetError:
     return pki_errors.from_core(exc)
 
 
-def _signer_certificate(parsed: ballot_core.Ballot, signature: bytes | None, p7s: bytes | None) -> tuple[x509.Certificate, bytes, MemberCertificate | None]:
+def _signer_certificate(
+    parsed: ballot_core.Ballot, signature: bytes | None, p7s: bytes | None, *, registered: MemberCertificate | None
+) -> tuple[x509.Certificate, bytes, MemberCertificate | None]:
     """The certificate whose key made the signature over the ballot bytes, the DER signature, and
-    the registered certificate row when it was read here (a bare signature names its certificate)."""
+    the registered certificate row (a bare signature names its certificate). ``registered``: the
+    row of the certificate the ballot names, as just read (None: none is registered)."""
     if p7s is not None:
         try:
             envelope = cms_core.verify_detached_signed_data(p7s, parsed.data)
@@ -288,7 +294,7 @@ def _signer_certificate(parsed: ballot_core.Ballot, signature: bytes | None, p7s
         return cert, envelope.signature, None
     if signature is None:
         raise errors.BallotMalformed("Send the signature (DER or raw r||s, base64) or a detached CMS envelope.")
-    record_ = rawsql.by_field(MemberCertificate, "fingerprint", parsed.certificate_sha256)
+    record_ = registered
     if record_ is None:
         raise pki_errors.CertificateUntrusted("The ballot names a certificate this installation has not issued or registered.")
     cert = _load_certificate(record_.certificate_pem)
@@ -345,47 +351,129 @@ def cast_ballot(
     except ECabinetError as exc:
         _refuse(poll, code=exc.code, sha256=sha256, acting_user=acting_user, source_ip=source_ip)
         raise
-    if transaction.get_connection().in_atomic_block:
-        _write_ballots([pending])
-        stored = pending.outcome()
-    else:
-        stored = _writer.submit(pending)
+    try:
+        if transaction.get_connection().in_atomic_block:
+            _write_ballots([pending])
+            stored = pending.outcome()
+        else:
+            stored = _writer.submit(pending)
+    finally:
+        pending.settle_step()
     assert isinstance(stored, Ballot)
     return stored
 
 
 class _PendingBallot(groupcommit.Item):
-    """A ballot that passed every check that needs no lock, waiting for its group."""
+    """A ballot that passed every check that needs no lock, waiting for its group. Its step-up code
+    is spent by the group, in the transaction that stores the ballot (``step_spent`` then says so)."""
 
-    def __init__(self, poll: Poll, *, user: User, parsed: ballot_core.Ballot, signature: bytes, certificate: MemberCertificate, source_ip: str | None) -> None:
+    def __init__(
+        self,
+        poll: Poll,
+        *,
+        user: User,
+        parsed: ballot_core.Ballot,
+        signature: bytes,
+        certificate: MemberCertificate,
+        source_ip: str | None,
+        step: identity_actions.StepUp | None,
+    ) -> None:
         super().__init__()
         self.poll, self.user, self.parsed, self.signature = poll, user, parsed, signature
-        self.certificate, self.source_ip = certificate, source_ip
+        self.certificate, self.source_ip, self.step = certificate, source_ip, step
+        self.step_spent = False
 
     def reset(self) -> None:
-        self.result, self.error = None, None
+        self.result, self.error, self.step_spent = None, None, False
+
+    def settle_step(self) -> None:
+        """After the group: the spent code's follow-up, or the replay's failure count."""
+        if self.step is None:
+            return
+        if self.step_spent:
+            self.step.spent()
+        elif isinstance(self.error, identity_errors.MfaInvalid):
+            throttle.record_failure(self.user.username, self.source_ip)
+
+
+@dataclass
+class _FirstReads:
+    """What the checks outside the lock read, in one statement (``_first_reads``)."""
+
+    certificate: MemberCertificate | None
+    throttle_rows: list[LoginThrottle]
+    trust_version: tuple[object, ...]
+
+
+def _first_reads(user: User, source_ip: str | None, fingerprint: str) -> _FirstReads:
+    """The certificate the ballot names, the sign-in throttle's rows for the voter and the address,
+    and the trust version, in one plain-SQL statement instead of three round trips."""
+    cert_fields, throttle_fields, sql = rawsql.statement("voting.first_reads", _first_reads_statement)
+    (account_scope, account_key), *address = throttle.keys(user.username, source_ip)
+    address_scope, address_key = address[0] if address else (LoginThrottle.Scope.ADDRESS, None)
+    with rawsql.cursor() as cursor:
+        cursor.execute(sql, [fingerprint, account_scope, account_key, address_scope, address_key])
+        rows = cursor.fetchall()
+    first = rows[0]
+    n_cert, n_throttle = len(cert_fields), len(throttle_fields)
+    certificate = rawsql.instance(MemberCertificate, cert_fields, first[:n_cert]) if first[0] is not None else None
+    throttle_rows = [
+        rawsql.instance(LoginThrottle, throttle_fields, first[start : start + n_throttle])
+        for start in (n_cert, n_cert + n_throttle)
+        if first[start] is not None
+    ]
+    versions = n_cert + 2 * n_throttle
+    trust_version = tuple(tuple(row[versions:]) for row in rows if row[versions] is not None)
+    return _FirstReads(certificate=certificate, throttle_rows=throttle_rows, trust_version=trust_version)
+
+
+def _first_reads_statement() -> tuple[list[Any], list[Any], str]:
+    t, c = rawsql.table, rawsql.column
+    cert_fields = rawsql.fields_of(MemberCertificate)
+    throttle_fields = rawsql.fields_of(LoginThrottle, throttle.ROW_FIELDS)
+    scope, key = c(LoginThrottle, "scope"), c(LoginThrottle, "key")
+    sql = (
+        f"SELECT {rawsql.column_list(MemberCertificate, cert_fields, 'c')}, {rawsql.column_list(LoginThrottle, throttle_fields, 'ta')},"  # noqa: S608
+        f" {rawsql.column_list(LoginThrottle, throttle_fields, 'tb')}, v.*"
+        f" FROM (SELECT 1 AS one) o LEFT JOIN {t(MemberCertificate)} c ON c.{c(MemberCertificate, 'fingerprint')} = %s"
+        f" LEFT JOIN {t(LoginThrottle)} ta ON ta.{scope} = %s AND ta.{key} = %s"
+        f" LEFT JOIN {t(LoginThrottle)} tb ON tb.{scope} = %s AND tb.{key} = %s"
+        f" LEFT JOIN ({trust.version_select()}) v ON 1 = 1 ORDER BY v.v_authority"
+    )
+    return cert_fields, throttle_fields, sql
 
 
 def _checked(poll: Poll, *, data: bytes, signature: Any, cms: Any, totp: str | None, acting_user: User, source_ip: str | None) -> _PendingBallot:
     if not totp:
         raise errors.StepUpRequired()
-    # The step-up first: the code is single-use, so it is spent even if the ballot is then refused.
-    identity_actions.check_totp(acting_user, totp.strip(), source_ip=source_ip)
     try:
-        parsed = ballot_core.parse_ballot(data)
+        parsed: ballot_core.Ballot | None = ballot_core.parse_ballot(data)
+        malformed = None
     except BallotMalformed as exc:
-        raise errors.BallotMalformed(str(exc)) from None
-    if parsed.poll != poll.pk:
-        raise errors.BallotWrongPoll(f"The ballot is for poll {parsed.poll}, not {poll.pk}.")
-    cert, signature_der, member_cert = _signer_certificate(parsed, _decode(signature, "signature"), _decode(cms, "cms"))
-    member_cert = trust.check_member_certificate(cert, at=timezone.now(), record=member_cert)
-    if member_cert.user_id != acting_user.pk or parsed.voter != acting_user.pk:
-        raise errors.VoterMismatch()
-    if parsed.question_sha256 != poll.statement_sha256:
-        raise errors.QuestionChanged()
-    if parsed.choice not in poll.option_keys:
-        raise errors.ChoiceInvalid(f"{parsed.choice!r} is not one of {', '.join(poll.option_keys)}.")
-    return _PendingBallot(poll, user=acting_user, parsed=parsed, signature=signature_der, certificate=member_cert, source_ip=source_ip)
+        parsed, malformed = None, exc
+    reads = _first_reads(acting_user, source_ip, parsed.certificate_sha256 if parsed else "")
+    # The step-up first: the code is single-use, so it is spent even if the ballot is then refused
+    # here; if the ballot passes, its group spends it with the ballot's own write.
+    step = identity_actions.totp_step(acting_user, totp.strip(), source_ip=source_ip, throttle_rows=reads.throttle_rows)
+    try:
+        if malformed is not None or parsed is None:
+            raise errors.BallotMalformed(str(malformed)) from None
+        if parsed.poll != poll.pk:
+            raise errors.BallotWrongPoll(f"The ballot is for poll {parsed.poll}, not {poll.pk}.")
+        cert, signature_der, member_cert = _signer_certificate(parsed, _decode(signature, "signature"), _decode(cms, "cms"), registered=reads.certificate)
+        member_cert = trust.check_member_certificate(cert, at=timezone.now(), record=member_cert or reads.certificate, version=reads.trust_version)
+        if member_cert.user_id != acting_user.pk or parsed.voter != acting_user.pk:
+            raise errors.VoterMismatch()
+        if parsed.question_sha256 != poll.statement_sha256:
+            raise errors.QuestionChanged()
+        if parsed.choice not in poll.option_keys:
+            raise errors.ChoiceInvalid(f"{parsed.choice!r} is not one of {', '.join(poll.option_keys)}.")
+    except ECabinetError:
+        if not identity_actions.spend_step(acting_user.pk, step.step):
+            identity_actions.refuse_spent_step(acting_user, source_ip=source_ip)  # a replayed code is what is refused
+        step.spent()
+        raise
+    return _PendingBallot(poll, user=acting_user, parsed=parsed, signature=signature_der, certificate=member_cert, source_ip=source_ip, step=step)
 
 
 def _write_ballots(group: Sequence[_PendingBallot]) -> None:
@@ -398,7 +486,9 @@ def _write_ballots(group: Sequence[_PendingBallot]) -> None:
     """
     rounds: list[tuple[list[_PendingBallot], set[tuple[Any, ...]]]] = []
     for item in group:
-        keys = {("voter", item.poll.pk, item.user.pk), ("nonce", item.parsed.nonce), ("sha", item.parsed.sha256)}
+        # One user's ballots (one poll or several) go in successive rounds: each spends that user's
+        # step-up code, and a round spends all its codes with one update.
+        keys = {("user", item.user.pk), ("nonce", item.parsed.nonce), ("sha", item.parsed.sha256)}
         for round_, taken in rounds:
             if not keys & taken:
                 round_.append(item)
@@ -445,6 +535,7 @@ def _decide_and_write(items: Sequence[_PendingBallot]) -> None:
     with transaction.atomic():
         lock_chain()
         received = timezone.now()
+        spent = identity_actions.spend_steps([(item.user.pk, item.step.step) for item in items if item.step is not None])
         polls, eligible, previous, seen, head = _round_state(items)
         entries: list[AuditEntry] = []
         ballots: list[Ballot] = []
@@ -452,6 +543,14 @@ def _decide_and_write(items: Sequence[_PendingBallot]) -> None:
         for item in items:
             poll, user, parsed = item.poll, item.user, item.parsed
             try:
+                if item.step is not None:
+                    item.step_spent = user.pk in spent
+                    if not item.step_spent:  # its code was spent in parallel since it was checked: a replay
+                        entries.append(
+                            build_entry(audit_events.MFA_REPLAYED, after=head, actor=user, obj=user, source_ip=item.source_ip, details={"stage": "totp"})
+                        )
+                        head = (entries[-1].seq, entries[-1].entry_hash)
+                        raise identity_errors.MfaInvalid()
                 now_poll = polls.get(poll.pk)
                 if now_poll is None:
                     raise errors.PollNotFound()

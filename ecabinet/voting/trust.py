@@ -35,23 +35,30 @@ def _version() -> tuple[object, ...]:
     spent answering.
     """
     with rawsql.cursor() as cursor:
-        cursor.execute(rawsql.statement("voting.trust_version", _version_statement))
+        cursor.execute(rawsql.statement("voting.trust_version", lambda: f"{version_select()} ORDER BY 1"))
         return tuple(tuple(row) for row in cursor.fetchall())
 
 
-def _version_statement() -> str:
+VERSION_COLUMNS = 5
+
+
+def version_select() -> str:
+    """The version's SELECT (``VERSION_COLUMNS`` columns, one row per active authority, the first
+    the authority's id), for a caller that reads it inside a statement of its own."""
     t, c = rawsql.table, rawsql.column
     a_id, fingerprint, r_id = c(Authority, "id"), c(Authority, "fingerprint"), c(RevocationList, "id")
     return (
-        f"SELECT a.{a_id}, a.{fingerprint}, MAX(r.{r_id}), COUNT(r.{r_id}), MAX(r.{c(RevocationList, 'this_update')})"  # noqa: S608
+        f"SELECT a.{a_id} AS v_authority, a.{fingerprint} AS v_fingerprint, MAX(r.{r_id}) AS v_newest,"  # noqa: S608
+        f" COUNT(r.{r_id}) AS v_count, MAX(r.{c(RevocationList, 'this_update')}) AS v_updated"
         f" FROM {t(Authority)} a LEFT JOIN {t(RevocationList)} r ON r.{c(RevocationList, 'issuer')} = a.{a_id}"
-        f" WHERE a.{c(Authority, 'active')} GROUP BY a.{a_id}, a.{fingerprint} ORDER BY a.{a_id}"
+        f" WHERE a.{c(Authority, 'active')} GROUP BY a.{a_id}, a.{fingerprint}"
     )
 
 
-def trust_store() -> check.TrustStore:
+def trust_store(version: tuple[object, ...] | None = None) -> check.TrustStore:
+    """``version``: what ``_version()`` would return, if the caller has just read it."""
     global _cached
-    version = _version()
+    version = _version() if version is None else version
     with _lock:
         if _cached is not None and _cached[0] == version:
             return _cached[1]
@@ -61,14 +68,17 @@ def trust_store() -> check.TrustStore:
     return store
 
 
-def check_member_certificate(cert: x509.Certificate, *, at: datetime, record: MemberCertificate | None = None) -> MemberCertificate:
+def check_member_certificate(
+    cert: x509.Certificate, *, at: datetime, record: MemberCertificate | None = None, version: tuple[object, ...] | None = None
+) -> MemberCertificate:
     """As ``pki.authority.check_member_certificate``: the registered certificate, good for signing at ``at``.
 
     ``record``: the registered row for this certificate if the caller has just read it (its
-    revocation fields are then as fresh as a read here would be).
+    revocation fields are then as fresh as a read here would be); ``version``: the trust version,
+    likewise (see ``trust_store``).
     """
     try:
-        check.check_certificate(cert, at=at, trust=trust_store())
+        check.check_certificate(cert, at=at, trust=trust_store(version))
     except CertificateRejected as exc:
         raise pki_errors.from_core(exc) from None
     fingerprint = ca.fingerprint(cert)

@@ -14,7 +14,13 @@ from django.db import OperationalError
 
 from ecabinet import rawsql
 from ecabinet.audit import checks
+from ecabinet.audit import events as audit_events
 from ecabinet.audit.models import AuditEntry
+from ecabinet.conftest import fresh_code
+from ecabinet.errors import ECabinetError
+from ecabinet.identity import actions as identity_actions
+from ecabinet.identity import errors as identity_errors
+from ecabinet.identity.models import LoginThrottle, User
 from ecabinet.pki.tests.factories import sign
 from ecabinet.voting import actions, errors, events
 from ecabinet.voting.core import groupcommit
@@ -24,10 +30,11 @@ from ecabinet.voting.tests.conftest import ballot_bytes, cast
 pytestmark = pytest.mark.django_db
 
 
-def pending(voter, poll, choice="approve", **override):
+def pending(voter, poll, choice="approve", *, code=None, **override):
     """A ballot that passed every check outside the lock, as ``cast_ballot`` makes it."""
     data = ballot_bytes(poll, voter, choice, **override)
-    return actions._checked(poll, data=data, signature=sign(voter.key, data), cms=None, totp=voter.code(), acting_user=voter.user, source_ip="10.0.0.9")
+    code = code or voter.code()
+    return actions._checked(poll, data=data, signature=sign(voter.key, data), cms=None, totp=code, acting_user=voter.user, source_ip="10.0.0.9")
 
 
 def test_one_group_decides_each_ballot_and_keeps_every_refusal_in_the_chain(voting, item_poll):
@@ -57,9 +64,11 @@ def test_two_ballots_of_one_voter_in_a_group_are_written_in_order_and_the_later_
     chair = voting.cabinet.chair
     poll = actions.open_poll(actions.create_poll(question="Đổi phiếu?", item=voting.cabinet.items[1], allow_change=True, acting_user=chair), acting_user=chair)
     member = voting.members[0]
-    first, second = pending(member, poll, "reject"), pending(member, poll, "approve")
+    # Two codes, as a member who changes their vote a minute later types a new one.
+    first, second = pending(member, poll, "reject"), pending(member, poll, "approve", code=fresh_code(member.user, offset_steps=1))
 
     actions._write_ballots([first, second])
+    assert first.step_spent and second.step_spent
 
     earlier, later = Ballot.objects.get(sha256=first.parsed.sha256), Ballot.objects.get(sha256=second.parsed.sha256)
     assert not earlier.counted and later.counted and later.audit_seq > earlier.audit_seq
@@ -73,7 +82,7 @@ def test_a_replayed_nonce_in_the_same_group_is_refused_and_the_first_one_stored(
     poll = actions.open_poll(actions.create_poll(question="Lặp lại?", item=voting.cabinet.items[1], allow_change=True, acting_user=chair), acting_user=chair)
     member = voting.members[0]
     original = pending(member, poll, "approve", nonce="the-same-nonce-twice-000000000000")
-    replay = pending(member, poll, "reject", nonce="the-same-nonce-twice-000000000000")
+    replay = pending(member, poll, "reject", nonce="the-same-nonce-twice-000000000000", code=fresh_code(member.user, offset_steps=1))
 
     actions._write_ballots([original, replay])
 
@@ -130,3 +139,65 @@ def test_a_group_that_fails_to_commit_answers_no_ballot_as_stored(voting, item_p
     writer = groupcommit.GroupCommit(actions._write_ballots)
     with pytest.raises(OperationalError):
         writer.submit(pending(voting.members[2], item_poll, "abstain"))
+
+
+def test_the_step_up_code_is_spent_with_the_ballot_and_a_code_spent_meanwhile_is_a_replay(voting, item_poll):
+    a, b = voting.members[:2]
+    mine, replay = pending(a, item_poll, "approve"), pending(b, item_poll, "reject")
+    assert User.objects.get(pk=a.user.pk).totp_last_step < mine.step.step  # checked, not yet spent
+    # b's code is used elsewhere (a sign-in in parallel) after the ballot's checks.
+    assert identity_actions.spend_step(b.user.pk, replay.step.step)
+    entries_before = AuditEntry.objects.count()
+
+    actions._write_ballots([mine, replay])
+    for item in (mine, replay):
+        item.settle_step()
+
+    assert isinstance(mine.result, Ballot) and mine.step_spent
+    assert User.objects.get(pk=a.user.pk).totp_last_step == mine.step.step
+    assert isinstance(replay.error, identity_errors.MfaInvalid) and replay.result is None and not replay.step_spent
+    assert set(Ballot.objects.values_list("voter_id", flat=True)) == {a.user.pk}
+    # The replay leaves what a replayed code always left: its entry, the ballot's refusal, a failure.
+    added = list(AuditEntry.objects.filter(seq__gte=entries_before).order_by("seq").values_list("event", "actor_id", "details"))
+    assert [(event, actor) for event, actor, _ in added] == [
+        (events.BALLOT_CAST, a.user.pk),
+        (audit_events.MFA_REPLAYED, b.user.pk),
+        (events.BALLOT_REFUSED, b.user.pk),
+    ]
+    assert added[2][2]["code"] == "mfa_invalid"
+    assert LoginThrottle.objects.get(scope=LoginThrottle.Scope.ACCOUNT, key=b.user.username.lower()).failures == 1
+    assert checks.full_verify().report.ok
+
+
+def test_two_ballots_with_one_code_in_one_group_store_the_first_and_refuse_the_second(voting):
+    chair = voting.cabinet.chair
+    polls = [
+        actions.open_poll(actions.create_poll(question=f"Câu hỏi {n}?", item=voting.cabinet.items[n], acting_user=chair), acting_user=chair) for n in (0, 1)
+    ]
+    member = voting.members[0]
+    code = member.code()
+    first, second = pending(member, polls[0], "approve", code=code), pending(member, polls[1], "approve", code=code)
+    assert first.step.step == second.step.step
+
+    actions._write_ballots([first, second])
+
+    assert isinstance(first.result, Ballot)
+    assert isinstance(second.error, identity_errors.MfaInvalid)
+    assert list(Ballot.objects.values_list("poll_id", flat=True)) == [polls[0].pk]
+    assert checks.full_verify().report.ok
+
+
+def test_a_ballot_refused_before_its_group_still_spends_its_code(voting, item_poll):
+    member = voting.members[0]
+    data = ballot_bytes(item_poll, member, "approve")
+    code = member.code()
+    with pytest.raises(ECabinetError) as caught:
+        actions.cast_ballot(item_poll, ballot=data, signature=sign(voting.members[1].key, data), totp=code, acting_user=member.user)
+    assert caught.value.code == "signature_invalid"
+    step = User.objects.get(pk=member.user.pk).totp_last_step
+    assert step > 0
+    # The same code again: refused as a replay, before anything else is looked at.
+    with pytest.raises(identity_errors.MfaInvalid):
+        actions.cast_ballot(item_poll, ballot=data, signature=sign(member.key, data), totp=code, acting_user=member.user)
+    assert not Ballot.objects.exists()
+    assert AuditEntry.objects.filter(event=audit_events.MFA_REPLAYED, actor_id=member.user.pk).count() == 1
