@@ -509,6 +509,9 @@ def _write_ballots(group: Sequence[_PendingBallot]) -> None:
                 except IntegrityError:
                     item.reset()
                     item.error = errors.NonceReplayed()
+                    # The round that would have spent its code was rolled back: spend it here, as
+                    # for any refused ballot (a code spent meanwhile leaves nothing to spend).
+                    item.step_spent = item.step is not None and identity_actions.spend_step(item.user.pk, item.step.step)
                     _refuse(item.poll, code=item.error.code, sha256=item.parsed.sha256, acting_user=item.user, source_ip=item.source_ip)
 
 

@@ -114,6 +114,9 @@ def test_a_replay_the_read_could_not_see_refuses_only_that_ballot(voting, item_p
     assert set(Ballot.objects.values_list("voter_id", "choice")) == {(a.user.pk, "approve"), (b.user.pk, "reject")}
     assert AuditEntry.objects.get(event=events.BALLOT_REFUSED).actor_id == c.user.pk
     assert AuditEntry.objects.filter(event=events.BALLOT_REFUSED, details__code="ballot_replayed").count() == 1
+    # Both codes are spent, the refused ballot's too, though the round that first spent it rolled back.
+    assert honest.step_spent and replay.step_spent
+    assert User.objects.get(pk=c.user.pk).totp_last_step == replay.step.step
     assert checks.full_verify().report.ok
 
 
@@ -133,8 +136,9 @@ def test_a_group_that_fails_to_commit_answers_no_ballot_as_stored(voting, item_p
     with pytest.raises(OperationalError):
         actions._write_ballots(group)
 
-    assert all(item.result is None and item.error is None for item in group)
+    assert all(item.result is None and item.error is None and not item.step_spent for item in group)
     assert Ballot.objects.count() == 0 and AuditEntry.objects.count() == entries_before
+    assert User.objects.get(pk=a.user.pk).totp_last_step < group[0].step.step  # nothing committed, the code included
     # Through the group writer every waiting request gets the failure, none a receipt.
     writer = groupcommit.GroupCommit(actions._write_ballots)
     with pytest.raises(OperationalError):
