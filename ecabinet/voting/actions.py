@@ -429,7 +429,8 @@ def _first_reads(user: User, source_ip: str | None, fingerprint: str) -> _FirstR
 
 def _first_reads_statement() -> tuple[list[Any], list[Any], str]:
     t, c = rawsql.table, rawsql.column
-    cert_fields = rawsql.fields_of(MemberCertificate)
+    # What the checks read of the certificate's row; the rest is deferred (loaded if read).
+    cert_fields = rawsql.fields_of(MemberCertificate, ("id", "user", "fingerprint", "certificate_pem", "revoked_at", "revocation_reason"))
     throttle_fields = rawsql.fields_of(LoginThrottle, throttle.ROW_FIELDS)
     scope, key = c(LoginThrottle, "scope"), c(LoginThrottle, "key")
     sql = (

@@ -7,13 +7,16 @@ installation secret, so a copy of the database alone does not reveal the seeds.
 from __future__ import annotations
 
 import base64
+import functools
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
+@functools.lru_cache(maxsize=16)
 def _fernet(secret: str, purpose: str) -> Fernet:
+    """Derived once per installation secret and purpose: every ballot's step-up opens a seed."""
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"ecabinet:{purpose}".encode()).derive(secret.encode())
     return Fernet(base64.urlsafe_b64encode(key))
 
