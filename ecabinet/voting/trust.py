@@ -39,12 +39,9 @@ def _version() -> tuple[object, ...]:
         return tuple(tuple(row) for row in cursor.fetchall())
 
 
-VERSION_COLUMNS = 5
-
-
 def version_select() -> str:
-    """The version's SELECT (``VERSION_COLUMNS`` columns, one row per active authority, the first
-    the authority's id), for a caller that reads it inside a statement of its own."""
+    """The version's SELECT (five columns, one row per active authority, the first the
+    authority's id), for a caller that reads it inside a statement of its own."""
     t, c = rawsql.table, rawsql.column
     a_id, fingerprint, r_id = c(Authority, "id"), c(Authority, "fingerprint"), c(RevocationList, "id")
     return (
