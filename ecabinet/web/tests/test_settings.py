@@ -144,6 +144,20 @@ def test_url_errors_do_not_echo_the_value(tmp_path: Path) -> None:
     assert "hunter2" not in message
 
 
+@pytest.mark.parametrize(("pool", "expected"), [("16", {"pool": 16, "prepare_threshold": 5}), ("0", {"pool": None, "prepare_threshold": None})])
+def test_statements_are_prepared_only_on_the_pools_own_connections(tmp_path: Path, pool: str, expected: dict[str, object]) -> None:
+    """Django connects with prepare_threshold=None; with our pool the plain-SQL statements of the
+    ballot path are prepared (psycopg's 5), with a transaction-pooling proxy (pool 0) they are not."""
+    env = production_env(tmp_path, DB_POOL_SIZE=pool)
+    probe = (
+        "import json; o = s.DATABASES['default'].get('OPTIONS', {}); "
+        "print(json.dumps({'pool': (o.get('pool') or {}).get('max_size'), 'prepare_threshold': o.get('prepare_threshold')}))"
+    )
+    result = start(env, probe)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == expected
+
+
 # --- the embedded default --------------------------------------------------------------------
 
 
