@@ -63,7 +63,14 @@ def cursor() -> Any:
     if reused is None or reused.cursor.connection is not raw or reused.cursor.closed:
         import psycopg
 
-        reused = _Reused(psycopg.Cursor(raw), db)
+        plain = psycopg.Cursor(raw)
+        # Django loads timestamptz with a Python subclass of psycopg's loader (to give datetimes
+        # in the connection's time zone, which it sets to UTC); psycopg's own loader, in C with
+        # psycopg-binary, gives the same aware datetimes in that zone at a fifth of the cost.
+        loader = psycopg.adapters.get_loader(psycopg.adapters.types["timestamptz"].oid, psycopg.pq.Format.TEXT)
+        if loader is not None:
+            plain.adapters.register_loader("timestamptz", loader)
+        reused = _Reused(plain, db)
         db._rawsql_cursor = reused  # type: ignore[attr-defined]
     return reused
 
