@@ -1,4 +1,4 @@
-"""Plain-SQL reads of whole model rows, for the few queries that run on every ballot.
+"""Plain SQL for the few statements that run on every ballot: reads of model rows, and inserts.
 
 Building a query through the ORM (filters, joins, compiling) costs several times more CPU than the
 database spends answering a primary-key or unique-key lookup; in a vote burst that was most of the
