@@ -120,19 +120,7 @@ def build_entry(
         source_ip=source_ip,
         details=details,
     )
-    return AuditEntry(
-        seq=fields.seq,
-        prev_hash=fields.prev_hash,
-        entry_hash=fields.entry_hash(),
-        created_at=fields.created_at,
-        actor_id=fields.actor_id,
-        actor_label=fields.actor_label,
-        event=fields.event,
-        object_type=fields.object_type,
-        object_id=fields.object_id,
-        source_ip=fields.source_ip,
-        details=fields.details,
-    )
+    return AuditEntry.from_fields(fields)
 
 
 # -- checkpoints ---------------------------------------------------------------------------------

@@ -52,6 +52,23 @@ class AuditEntry(models.Model):
             details=self.details,
         )
 
+    @classmethod
+    def from_fields(cls, fields: EntryFields) -> AuditEntry:
+        """The unsaved row for ``fields``, with its hash: the inverse of ``fields()``."""
+        return cls(
+            seq=fields.seq,
+            prev_hash=fields.prev_hash,
+            entry_hash=fields.entry_hash(),
+            created_at=fields.created_at,
+            actor_id=fields.actor_id,
+            actor_label=fields.actor_label,
+            event=fields.event,
+            object_type=fields.object_type,
+            object_id=fields.object_id,
+            source_ip=fields.source_ip,
+            details=fields.details,
+        )
+
     def stored(self) -> StoredEntry:
         return StoredEntry(fields=self.fields(), entry_hash=self.entry_hash)
 

@@ -150,7 +150,6 @@ def _refuse(username: str, source_ip: str | None, *, stage: str, locked: bool) -
 def check_totp(user: User, code: str, *, source_ip: str | None) -> None:
     """Second step. A code counts once: its time step must be later than the last one used."""
     step = totp_step(user, code, source_ip=source_ip)
-    # The conditional UPDATE is what makes a code single-use even for two requests in parallel.
     if not spend_step(user.pk, step.step):
         refuse_spent_step(user, source_ip=source_ip)
     step.spent()
@@ -175,7 +174,7 @@ def totp_step(user: User, code: str, *, source_ip: str | None, throttle_rows: li
     """Everything ``check_totp`` checks before the code is spent: the throttle, the enrolment, the
     code, and that its step is later than the user's last (as read, so the spend may still find it
     taken by a request in parallel). ``throttle_rows``: the user's and address's rows, if the
-    caller has just read them (``throttle.rows_for``)."""
+    caller has just read them (``throttle.keys``, with ``throttle.ROW_FIELDS``)."""
     verdict = throttle.check(user.username, source_ip, rows=throttle_rows)
     if not verdict.allowed:
         _refuse(user.username, source_ip, stage="totp", locked=verdict.locked)
@@ -225,16 +224,9 @@ def spend_steps(steps: list[tuple[int, int]]) -> set[int]:
 
 
 def spend_step(user_id: int, step: int) -> bool:
-    """``User.objects.filter(pk=..., totp_last_step__lt=step).update(totp_last_step=step)`` in plain
-    SQL (each ballot's step-up runs it): True if this call moved the user's last step forward."""
-
-    def build() -> str:
-        last, pk = rawsql.column(User, "totp_last_step"), rawsql.column(User, "id")
-        return f"UPDATE {rawsql.table(User)} SET {last} = %s WHERE {pk} = %s AND {last} < %s"  # noqa: S608
-
-    with rawsql.cursor() as cursor:
-        cursor.execute(rawsql.statement("identity.spend_step", build), [step, user_id, step])
-        return bool(cursor.rowcount)
+    """One user's ``spend_steps``: True if this call moved the user's last step forward (the
+    conditional update is what makes a code single-use even for two requests in parallel)."""
+    return user_id in spend_steps([(user_id, step)])
 
 
 def start_totp_enrolment(user: User) -> str:
