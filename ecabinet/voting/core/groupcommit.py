@@ -36,8 +36,8 @@ class Item:
 
 
 class GroupCommit(Generic[T]):
-    """Hand ``submit(item)`` items to ``write(group)``, one group at a time, each group everything
-    queued when it starts (at most one item per waiting thread).
+    """Hand ``submit(item)`` (or ``submit_many(items)``) items to ``write(group)``, one group at a
+    time, each group everything queued when it starts.
 
     ``write`` must give every item of its group a result or an error; if it raises instead, every
     item of the group that has neither gets that exception.
@@ -52,15 +52,33 @@ class GroupCommit(Generic[T]):
         self.items = 0
 
     def submit(self, item: T) -> object:
+        """Queue one item and return its outcome once its group has committed (or raise its error)."""
+        self.submit_many([item])
+        return item.outcome()
+
+    def submit_many(self, items: Sequence[T]) -> None:
+        """Queue several items at once (a batch of requests a caller already holds) and return once
+        every one of them is done; each item's ``outcome()`` then gives its value or raises its error.
+        They go in one group if none is being written, else in the next."""
+        if not items:
+            return
         with self._cond:
-            self._queue.append(item)
-            while not item.done and self._leading:
-                self._cond.wait()
-            if item.done:
-                return item.outcome()
-            # No group is being written and ours has not been: lead the next one, ours included.
-            self._leading = True
-            group, self._queue = self._queue, []
+            self._queue.extend(items)
+            while not all(item.done for item in items):
+                if self._leading:
+                    self._cond.wait()
+                    continue
+                # No group is being written and ours have not all been: lead the next one.
+                self._leading = True
+                group, self._queue = self._queue, []
+                self._cond.release()
+                try:
+                    self._lead(group)
+                finally:
+                    self._cond.acquire()
+
+    def _lead(self, group: list[T]) -> None:
+        """Write ``group``; called without the condition's lock, which it takes to hand over."""
         try:
             self._write(group)
         except BaseException as exc:
@@ -75,4 +93,3 @@ class GroupCommit(Generic[T]):
                 self.items += len(group)
                 self._leading = False
                 self._cond.notify_all()
-        return item.outcome()

@@ -94,3 +94,55 @@ def test_an_error_in_write_reaches_every_item_of_that_group_and_the_next_group_s
         writer.submit(Job(1))
     assert writer.submit(Job(2)) == "ok"
     assert writer._leading is False
+
+
+def test_a_batch_submitted_at_once_is_one_group_and_each_item_gets_its_own_outcome():
+    groups: list[list[int]] = []
+
+    def write(group):
+        groups.append([job.n for job in group])
+        for job in group:
+            if job.n == 2:
+                job.error = ValueError(job.n)
+            else:
+                job.result = job.n * 10
+
+    writer = GroupCommit(write)
+    batch = [Job(n) for n in range(4)]
+    writer.submit_many(batch)
+    assert groups == [[0, 1, 2, 3]]
+    assert [job.done for job in batch] == [True] * 4
+    assert [batch[n].outcome() for n in (0, 1, 3)] == [0, 10, 30]
+    with pytest.raises(ValueError):
+        batch[2].outcome()
+    writer.submit_many([])  # nothing to write: no group
+    assert (writer.groups, writer.items) == (1, 4)
+
+
+def test_batches_arriving_while_a_group_is_written_go_together_in_the_next_group():
+    first_group_started = threading.Event()
+    release = threading.Event()
+    groups: list[list[int]] = []
+
+    def write(group):
+        groups.append(sorted(job.n for job in group))
+        if len(groups) == 1:
+            first_group_started.set()
+            assert release.wait(10)
+        for job in group:
+            job.result = job.n
+
+    writer = GroupCommit(write)
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(writer.submit_many, [Job(0), Job(1)])
+        assert first_group_started.wait(10)
+        later_a, later_b = [Job(2), Job(3)], [Job(4)]
+        waits = [pool.submit(writer.submit_many, later_a), pool.submit(writer.submit_many, later_b)]
+        deadline = time.monotonic() + 10
+        while len(writer._queue) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        release.set()
+        for wait in [first, *waits]:
+            wait.result(10)
+    assert groups == [[0, 1], [2, 3, 4]]
+    assert [job.outcome() for job in [*later_a, *later_b]] == [2, 3, 4]
