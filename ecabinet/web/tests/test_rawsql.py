@@ -100,3 +100,24 @@ def test_insert_refused_by_a_unique_column_writes_nothing():
         from django.contrib.sessions.models import Session
 
         rawsql.insert(Session, [Session(session_key="x", session_data="", expire_date=timezone.now())])
+
+
+def test_placeholders_are_numbered_once_per_statement_and_other_percent_signs_are_refused():
+    sql = "SELECT a FROM t WHERE b = %s AND c IN (%s, %s)"
+    assert rawsql.numbered(sql) == "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)"
+    assert rawsql.numbered(sql) is rawsql.numbered(sql)  # kept
+    assert rawsql.numbered("SELECT 1") == "SELECT 1"
+    for bad in ("SELECT a FROM t WHERE b LIKE 'x%'", "SELECT %(name)s", "SELECT %s %% 2"):
+        with pytest.raises(ValueError):
+            rawsql.numbered(bad)
+
+
+def test_a_statement_with_many_parameters_runs_as_written():
+    users = UserFactory.create_batch(3)
+    rows = ", ".join(["(%s, %s)"] * 60)
+    sql = f"SELECT v.column1, v.column2 FROM (VALUES {rows}) v ORDER BY v.column1"  # noqa: S608 - placeholders only
+    values = [x for n in range(60) for x in (n, users[n % 3].username)]
+    with rawsql.cursor() as cursor:
+        cursor.execute(sql, values)
+        got = cursor.fetchall()
+    assert [tuple(row) for row in got] == [(n, users[n % 3].username) for n in range(60)]
