@@ -21,3 +21,10 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+from django.conf import settings  # noqa: E402
+
+if settings.VOTE_WARM_CERTIFICATES:  # a server process: members' certificates checked before they vote
+    from ecabinet.voting import trust
+
+    trust.warm_in_background()

@@ -74,6 +74,10 @@ try:
     DB_POOL_SIZE = env.int("DB_POOL_SIZE", 0 if TESTING else 16, minimum=0, maximum=1000)
     # Live poll turnout: at most one push per poll per this many ms per process (0: after every ballot).
     VOTE_PUSH_SECONDS = env.int("VOTE_PUSH_MS", 0 if TESTING else 250, minimum=0, maximum=10_000) / 1000
+    # Check every member's certificate in the background when a server process starts (or its CRLs
+    # change), so the first vote does not pay each certificate's CA signature check. Off in tests,
+    # which check it directly.
+    VOTE_WARM_CERTIFICATES = env.bool("VOTE_WARM_CERTIFICATES", not TESTING)
     LOGIN_DELAY_AFTER = env.int("LOGIN_DELAY_AFTER", 3, minimum=1)
     LOGIN_LOCKOUT_AFTER = env.int("LOGIN_LOCKOUT_AFTER", 10, minimum=2)
     # PKI (ecabinet.pki): CA keys are encrypted under this passphrase; embedded mode may keep a

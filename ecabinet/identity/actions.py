@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NoReturn
@@ -462,11 +462,12 @@ def user_for_token(raw: str, *, source_ip: str | None, record_rejection: bool = 
 class AlsoRead:
     """More columns read by the token's statement, to spare a caller a second round trip.
 
-    ``name`` names the statement variant; ``build()`` returns the select-list fragment (it may name
-    the user as ``u``) and the FROM fragment (LEFT JOINs), the latter with ``%s`` for ``params``."""
+    ``name`` names the statement variant; ``build(*values)`` returns the select-list fragment (it
+    may name the user as ``u``) and the FROM fragment (LEFT JOINs), in which ``values`` are the SQL
+    expressions standing for ``params``, one each."""
 
     name: str
-    build: Callable[[], tuple[str, str]]
+    build: Callable[..., tuple[str, str]]
     params: tuple[Any, ...] = ()
 
 
@@ -474,56 +475,78 @@ def user_and_more_for_token(
     raw: str, *, source_ip: str | None, record_rejection: bool = True, also: AlsoRead | None = None
 ) -> tuple[User | None, tuple[Any, ...]]:
     """``user_for_token``, and the row's ``also`` columns (empty when no live token was found)."""
-    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
-        return None, ()
-    found = _token_with_user(_hash_token(raw), also)
-    if found is None:
-        return None, ()
-    token, more = found
+    return users_and_more_for_tokens([(raw, source_ip, also)], record_rejection=record_rejection)[0]
+
+
+def users_and_more_for_tokens(
+    requests: Sequence[tuple[str, str | None, AlsoRead | None]], *, record_rejection: bool = True
+) -> list[tuple[User | None, tuple[Any, ...]]]:
+    """``user_and_more_for_token`` for several requests at once (raw token, source address, also),
+    with one statement for all: a batch of device ballots. Every ``also`` is of one variant, or
+    None for all. A token may come more than once; each request gets its own answer."""
+    answers: list[tuple[User | None, tuple[Any, ...]]] = [(None, ())] * len(requests)
+    wanted = [(n, _hash_token(raw), also) for n, (raw, _, also) in enumerate(requests) if raw.startswith(TOKEN_PREFIX) and len(raw) <= 100]
+    if not wanted:
+        return answers
     now = timezone.now()
-    if token.revoked_at or token.expires_at <= now or token.device.revoked_at or not token.user.is_active:
-        if record_rejection:
-            record(events.TOKEN_REJECTED, actor=token.user, obj=token.device, source_ip=source_ip, details={"prefix": token.prefix})
-        return None, ()
-    # Touch at most once a minute: a tablet polling must not turn every read into a write.
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        rawsql.update_by_pk(ApiToken, token.pk, last_used_at=now)
-        rawsql.update_by_pk(Device, token.device_id, last_seen_at=now)
-    token.user.api_device = token.device  # type: ignore[attr-defined]
-    return token.user, more
+    touched: set[int] = set()
+    for n, (token, more) in _tokens_with_users(wanted).items():
+        source_ip = requests[n][1]
+        if token.revoked_at or token.expires_at <= now or token.device.revoked_at or not token.user.is_active:
+            if record_rejection:
+                record(events.TOKEN_REJECTED, actor=token.user, obj=token.device, source_ip=source_ip, details={"prefix": token.prefix})
+            continue
+        # Touch at most once a minute: a tablet polling must not turn every read into a write.
+        if (token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1)) and token.pk not in touched:
+            touched.add(token.pk)
+            rawsql.update_by_pk(ApiToken, token.pk, last_used_at=now)
+            rawsql.update_by_pk(Device, token.device_id, last_seen_at=now)
+        token.user.api_device = token.device  # type: ignore[attr-defined]
+        answers[n] = (token.user, more)
+    return answers
 
 
-def _token_with_user(key_hash: str, also: AlsoRead | None = None) -> tuple[ApiToken, tuple[Any, ...]] | None:
-    """``ApiToken.objects.select_related("user", "device").filter(key_hash=...).first()`` in one
-    plain-SQL join: every API request from a device runs it (see ``ecabinet.rawsql``)."""
-    parts, sql = rawsql.statement(("identity.token_with_user", also.name if also else ""), lambda: _token_statement(also))
+def _tokens_with_users(wanted: list[tuple[int, str, AlsoRead | None]]) -> dict[int, tuple[ApiToken, tuple[Any, ...]]]:
+    """``ApiToken.objects.select_related("user", "device").filter(key_hash=...).first()`` for each
+    ``(n, key hash, also)``, by ``n``, in one plain-SQL join: every API request from a device runs
+    it (see ``ecabinet.rawsql``). Each request's user is its own instance."""
+    also = wanted[0][2]
+    width = len(also.params) if also else 0
+    if any((a.name if a else None, len(a.params) if a else 0) != (also.name if also else None, width) for _, _, a in wanted):
+        raise ValueError("one statement reads one variant of the extra columns")
+    key = ("identity.token_with_user", also.name if also else "", width, len(wanted))
+    parts, sql = rawsql.statement(key, lambda: _token_statement(also, width, len(wanted)))
     with rawsql.cursor() as cursor:
-        cursor.execute(sql, [*(also.params if also else ()), key_hash])
-        row = cursor.fetchone()
-    if row is None:
-        return None
+        cursor.execute(sql, [v for n, key_hash, a in wanted for v in (n, key_hash, *(a.params if a else ()))])
+        rows = cursor.fetchall()
     sizes = [len(p) for p in parts]
-    ends = [sizes[0], sizes[0] + sizes[1], sum(sizes)]
-    token = rawsql.instance(ApiToken, parts[0], row[: ends[0]])
-    token.user = rawsql.instance(User, parts[1], row[ends[0] : ends[1]])
-    token.device = rawsql.instance(Device, parts[2], row[ends[1] : ends[2]])
-    return token, tuple(row[ends[2] :])
+    ends = [1 + sizes[0], 1 + sizes[0] + sizes[1], 1 + sum(sizes)]
+    found = {}
+    for row in rows:
+        token = rawsql.instance(ApiToken, parts[0], row[1 : ends[0]])
+        token.user = rawsql.instance(User, parts[1], row[ends[0] : ends[1]])
+        token.device = rawsql.instance(Device, parts[2], row[ends[1] : ends[2]])
+        found[int(row[0])] = (token, tuple(row[ends[2] :]))
+    return found
 
 
-def _token_statement(also: AlsoRead | None) -> tuple[tuple[list[Any], list[Any], list[Any]], str]:
+def _token_statement(also: AlsoRead | None, width: int, count: int) -> tuple[tuple[list[Any], list[Any], list[Any]], str]:
     # The whole user (the API reads any of it); of the token and device what the checks read.
     parts = (
         rawsql.fields_of(ApiToken, ("id", "device", "user", "prefix", "expires_at", "last_used_at", "revoked_at")),
         rawsql.fields_of(User),
         rawsql.fields_of(Device, ("id", "user", "name", "kind", "revoked_at")),
     )
-    columns, joins = also.build() if also else ("", "")
+    # The requests as rows (n, key hash, the extra values): r.column1, r.column2, r.column3 …
+    columns, joins = also.build(*(f"r.column{3 + i}" for i in range(width))) if also else ("", "")
+    rows = ", ".join(["(" + ", ".join(["%s"] * (2 + width)) + ")"] * count)
     t, c = rawsql.table, rawsql.column
     sql = (
-        f"SELECT {rawsql.column_list(ApiToken, parts[0], 't')}, {rawsql.column_list(User, parts[1], 'u')}, {rawsql.column_list(Device, parts[2], 'd')}"  # noqa: S608
+        f"SELECT r.column1, {rawsql.column_list(ApiToken, parts[0], 't')}, {rawsql.column_list(User, parts[1], 'u')},"  # noqa: S608
+        f" {rawsql.column_list(Device, parts[2], 'd')}"
         + (f", {columns}" if columns else "")
-        + f" FROM {t(ApiToken)} t JOIN {t(User)} u ON u.{c(User, 'id')} = t.{c(ApiToken, 'user')}"
+        + f" FROM (VALUES {rows}) r JOIN {t(ApiToken)} t ON t.{c(ApiToken, 'key_hash')} = r.column2"
+        f" JOIN {t(User)} u ON u.{c(User, 'id')} = t.{c(ApiToken, 'user')}"
         f" JOIN {t(Device)} d ON d.{c(Device, 'id')} = t.{c(ApiToken, 'device')} {joins}"
-        f" WHERE t.{c(ApiToken, 'key_hash')} = %s"
     )
     return parts, sql

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import logging
 import re
@@ -297,7 +296,7 @@ def _signer_certificate(
     record_ = registered
     if record_ is None:
         raise pki_errors.CertificateUntrusted("The ballot names a certificate this installation has not issued or registered.")
-    cert = _load_certificate(record_.certificate_pem)
+    cert = trust.load_certificate(record_.certificate_pem)
     public_key = cert.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise pki_errors.SignatureMalformed("Ballot certificates hold ECDSA keys.")
@@ -307,13 +306,6 @@ def _signer_certificate(
     except PkiCoreError as exc:
         raise _pki(exc) from None
     return cert, der, record_
-
-
-@functools.lru_cache(maxsize=4096)
-def _load_certificate(pem: str) -> x509.Certificate:
-    """Parsed once per process: a registered certificate's bytes never change (revocation is read
-    from its row for every ballot, not from here)."""
-    return x509.load_pem_x509_certificate(pem.encode())
 
 
 def _refuse(poll: Poll | None, *, code: str, sha256: str, acting_user: Any, source_ip: str | None) -> None:
@@ -327,6 +319,19 @@ def _refuse(poll: Poll | None, *, code: str, sha256: str, acting_user: Any, sour
     )
 
 
+@dataclass
+class BallotRequest:
+    """One signed ballot as its client sent it, for ``cast_ballots``."""
+
+    poll: Poll
+    acting_user: User
+    ballot: str | bytes
+    signature: str | bytes | None = None
+    cms: str | bytes | None = None
+    totp: str | None = None
+    source_ip: str | None = None
+
+
 def cast_ballot(
     poll: Poll,
     *,
@@ -337,30 +342,67 @@ def cast_ballot(
     acting_user: User,
     source_ip: str | None = None,
 ) -> Ballot:
-    """Verify and store one signed ballot; return it (its ``sha256`` and ``audit_seq`` are the receipt).
+    """Verify and store one signed ballot; return it (its ``sha256`` and ``audit_seq`` are the receipt)."""
+    outcome = cast_ballots([BallotRequest(poll, acting_user, ballot, signature=signature, cms=cms, totp=totp, source_ip=source_ip)])[0]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
-    Everything that needs no lock is checked here, in the caller's thread; then the ballot joins
-    the next group written under the audit chain's lock (``_writer``) and this returns once that
-    group has committed. Inside a caller's open transaction (a test, a command) the ballot is
-    written alone in it, since another thread's group could not see that transaction's rows.
+
+def cast_ballots(requests: Sequence[BallotRequest]) -> list[Ballot | Exception]:
+    """Verify and store several signed ballots (a batch of device requests, or one); each gets its
+    own outcome, in order: the stored ballot, or what refused it (an ``ECabinetError``, answered as
+    the API answers it, with its audit entry; any other exception is a fault of that ballot alone).
+
+    Everything that needs no lock is checked here, in the caller's thread, with one statement
+    reading what the checks need for every ballot (``_first_reads``); the ballots that pass then
+    join the next group written under the audit chain's lock (``_writer``), and this returns once
+    that group has committed. Inside a caller's open transaction (a test, a command) they are
+    written in it, since another thread's group could not see that transaction's rows.
     """
-    data = ballot.encode("utf-8") if isinstance(ballot, str) else bytes(ballot)
-    sha256 = hashlib.sha256(data).hexdigest()
-    try:
-        pending = _checked(poll, data=data, signature=signature, cms=cms, totp=totp, acting_user=acting_user, source_ip=source_ip)
-    except ECabinetError as exc:
-        _refuse(poll, code=exc.code, sha256=sha256, acting_user=acting_user, source_ip=source_ip)
-        raise
+    outcomes: list[Ballot | Exception | None] = [None] * len(requests)
+    hashes: list[str] = []
+    entered: list[tuple[int, ballot_core.Ballot | None, BallotMalformed | None]] = []
+    for n, request in enumerate(requests):
+        data = request.ballot.encode("utf-8") if isinstance(request.ballot, str) else bytes(request.ballot)
+        hashes.append(hashlib.sha256(data).hexdigest())
+        if not request.totp:
+            outcomes[n] = errors.StepUpRequired()
+            continue
+        try:
+            entered.append((n, ballot_core.parse_ballot(data), None))
+        except BallotMalformed as exc:
+            entered.append((n, None, exc))
+    reads = _first_reads([(requests[n].acting_user, requests[n].source_ip, parsed.certificate_sha256 if parsed else "") for n, parsed, _ in entered])
+    pending: list[tuple[int, _PendingBallot]] = []
+    for (n, parsed, malformed), read in zip(entered, reads, strict=True):
+        request = requests[n]
+        try:
+            pending.append((n, _checked(request, parsed=parsed, malformed=malformed, reads=read)))
+        except Exception as exc:  # each ballot's fault is its own; the caller answers it
+            outcomes[n] = exc
+    for n, request in enumerate(requests):
+        refusal = outcomes[n]
+        if isinstance(refusal, ECabinetError):
+            _refuse(request.poll, code=refusal.code, sha256=hashes[n], acting_user=request.acting_user, source_ip=request.source_ip)
+    items = [item for _, item in pending]
     try:
         if transaction.get_connection().in_atomic_block:
-            _write_ballots([pending])
-            stored = pending.outcome()
+            _write_ballots(items)
         else:
-            stored = _writer.submit(pending)
+            _writer.submit_many(items)
     finally:
-        pending.settle_step()
-    assert isinstance(stored, Ballot)
-    return stored
+        for item in items:
+            item.settle_step()
+    for n, item in pending:
+        try:
+            stored = item.outcome()
+        except Exception as exc:  # as above
+            outcomes[n] = exc
+        else:
+            assert isinstance(stored, Ballot)
+            outcomes[n] = stored
+    return outcomes  # type: ignore[return-value]  # every request has its outcome by now
 
 
 class _PendingBallot(groupcommit.Item):
@@ -405,63 +447,75 @@ class _FirstReads:
     trust_version: tuple[object, ...]
 
 
-def _first_reads(user: User, source_ip: str | None, fingerprint: str) -> _FirstReads:
-    """The certificate the ballot names, the sign-in throttle's rows for the voter and the address,
-    and the trust version, in one plain-SQL statement instead of three round trips."""
-    cert_fields, throttle_fields, sql = rawsql.statement("voting.first_reads", _first_reads_statement)
-    (account_scope, account_key), *address = throttle.keys(user.username, source_ip)
-    address_scope, address_key = address[0] if address else (LoginThrottle.Scope.ADDRESS, None)
+def _first_reads(wanted: Sequence[tuple[User, str | None, str]]) -> list[_FirstReads]:
+    """For each ``(voter, source address, certificate fingerprint)``: the certificate the ballot
+    names, the sign-in throttle's rows for the voter and the address, and the trust version; in one
+    plain-SQL statement for all of them (a batch of ballots), not three round trips each."""
+    if not wanted:
+        return []
+    cert_fields, throttle_fields, sql = rawsql.statement(("voting.first_reads", len(wanted)), lambda: _first_reads_statement(len(wanted)))
+    values: list[Any] = []
+    for n, (user, source_ip, fingerprint) in enumerate(wanted):
+        (account_scope, account_key), *address = throttle.keys(user.username, source_ip)
+        address_scope, address_key = address[0] if address else (LoginThrottle.Scope.ADDRESS, None)
+        values += [n, fingerprint, account_scope, account_key, address_scope, address_key]
     with rawsql.cursor() as cursor:
-        cursor.execute(sql, [fingerprint, account_scope, account_key, address_scope, address_key])
+        cursor.execute(sql, values)
         rows = cursor.fetchall()
-    first = rows[0]
     n_cert, n_throttle = len(cert_fields), len(throttle_fields)
-    certificate = rawsql.instance(MemberCertificate, cert_fields, first[:n_cert]) if first[0] is not None else None
-    throttle_rows = [
-        rawsql.instance(LoginThrottle, throttle_fields, first[start : start + n_throttle])
-        for start in (n_cert, n_cert + n_throttle)
-        if first[start] is not None
-    ]
-    versions = n_cert + 2 * n_throttle
-    trust_version = tuple(tuple(row[versions:]) for row in rows if row[versions] is not None)
-    return _FirstReads(certificate=certificate, throttle_rows=throttle_rows, trust_version=trust_version)
+    versions = 1 + n_cert + 2 * n_throttle
+    by_request: dict[int, list[Any]] = {}
+    for row in rows:
+        by_request.setdefault(int(row[0]), []).append(row)
+    reads = []
+    for n in range(len(wanted)):
+        first = by_request[n][0]
+        certificate = rawsql.instance(MemberCertificate, cert_fields, first[1 : 1 + n_cert]) if first[1] is not None else None
+        throttle_rows = [
+            rawsql.instance(LoginThrottle, throttle_fields, first[start : start + n_throttle])
+            for start in (1 + n_cert, 1 + n_cert + n_throttle)
+            if first[start] is not None
+        ]
+        trust_version = tuple(tuple(row[versions:]) for row in by_request[n] if row[versions] is not None)
+        reads.append(_FirstReads(certificate=certificate, throttle_rows=throttle_rows, trust_version=trust_version))
+    return reads
 
 
-def _first_reads_statement() -> tuple[list[Any], list[Any], str]:
+def _first_reads_statement(count: int) -> tuple[list[Any], list[Any], str]:
     t, c = rawsql.table, rawsql.column
     # What the checks read of the certificate's row; the rest is deferred (loaded if read).
     cert_fields = rawsql.fields_of(MemberCertificate, ("id", "user", "fingerprint", "certificate_pem", "revoked_at", "revocation_reason"))
     throttle_fields = rawsql.fields_of(LoginThrottle, throttle.ROW_FIELDS)
     scope, key = c(LoginThrottle, "scope"), c(LoginThrottle, "key")
+    # One row per request (n, fingerprint, account scope and key, address scope and key), times one
+    # per active authority for the trust version.
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * count)
     sql = (
-        f"SELECT {rawsql.column_list(MemberCertificate, cert_fields, 'c')}, {rawsql.column_list(LoginThrottle, throttle_fields, 'ta')},"  # noqa: S608
+        f"SELECT r.column1, {rawsql.column_list(MemberCertificate, cert_fields, 'c')}, {rawsql.column_list(LoginThrottle, throttle_fields, 'ta')},"  # noqa: S608
         f" {rawsql.column_list(LoginThrottle, throttle_fields, 'tb')}, v.*"
-        f" FROM (SELECT 1 AS one) o LEFT JOIN {t(MemberCertificate)} c ON c.{c(MemberCertificate, 'fingerprint')} = %s"
-        f" LEFT JOIN {t(LoginThrottle)} ta ON ta.{scope} = %s AND ta.{key} = %s"
-        f" LEFT JOIN {t(LoginThrottle)} tb ON tb.{scope} = %s AND tb.{key} = %s"
-        f" LEFT JOIN ({trust.version_select()}) v ON 1 = 1 ORDER BY v.v_authority"
+        f" FROM (VALUES {rows}) r LEFT JOIN {t(MemberCertificate)} c ON c.{c(MemberCertificate, 'fingerprint')} = r.column2"
+        f" LEFT JOIN {t(LoginThrottle)} ta ON ta.{scope} = r.column3 AND ta.{key} = r.column4"
+        f" LEFT JOIN {t(LoginThrottle)} tb ON tb.{scope} = r.column5 AND tb.{key} = r.column6"
+        f" LEFT JOIN ({trust.version_select()}) v ON 1 = 1 ORDER BY r.column1, v.v_authority"
     )
     return cert_fields, throttle_fields, sql
 
 
-def _checked(poll: Poll, *, data: bytes, signature: Any, cms: Any, totp: str | None, acting_user: User, source_ip: str | None) -> _PendingBallot:
-    if not totp:
-        raise errors.StepUpRequired()
-    try:
-        parsed: ballot_core.Ballot | None = ballot_core.parse_ballot(data)
-        malformed = None
-    except BallotMalformed as exc:
-        parsed, malformed = None, exc
-    reads = _first_reads(acting_user, source_ip, parsed.certificate_sha256 if parsed else "")
+def _checked(request: BallotRequest, *, parsed: ballot_core.Ballot | None, malformed: BallotMalformed | None, reads: _FirstReads) -> _PendingBallot:
+    """The checks that need no lock, for a ballot with a step-up code (parsed, or ``malformed``)."""
+    poll, acting_user, source_ip = request.poll, request.acting_user, request.source_ip
+    assert request.totp
     # The step-up first: the code is single-use, so it is spent even if the ballot is then refused
     # here; if the ballot passes, its group spends it with the ballot's own write.
-    step = identity_actions.totp_step(acting_user, totp.strip(), source_ip=source_ip, throttle_rows=reads.throttle_rows)
+    step = identity_actions.totp_step(acting_user, request.totp.strip(), source_ip=source_ip, throttle_rows=reads.throttle_rows)
     try:
         if malformed is not None or parsed is None:
             raise errors.BallotMalformed(str(malformed)) from None
         if parsed.poll != poll.pk:
             raise errors.BallotWrongPoll(f"The ballot is for poll {parsed.poll}, not {poll.pk}.")
-        cert, signature_der, member_cert = _signer_certificate(parsed, _decode(signature, "signature"), _decode(cms, "cms"), registered=reads.certificate)
+        cert, signature_der, member_cert = _signer_certificate(
+            parsed, _decode(request.signature, "signature"), _decode(request.cms, "cms"), registered=reads.certificate
+        )
         member_cert = trust.check_member_certificate(cert, at=timezone.now(), record=member_cert or reads.certificate, version=reads.trust_version)
         if member_cert.user_id != acting_user.pk or parsed.voter != acting_user.pk:
             raise errors.VoterMismatch()

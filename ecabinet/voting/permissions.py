@@ -71,14 +71,15 @@ def ballot_poll_read(poll_id: int) -> Any:
     return AlsoRead(name="voting.ballot_poll", build=_ballot_poll_sql, params=(poll_id,))
 
 
-def _ballot_poll_sql() -> tuple[str, str]:
+def _ballot_poll_sql(poll_id: str) -> tuple[str, str]:
+    """``poll_id``: the SQL standing for the poll's id (a parameter, or a column of the batch's rows)."""
     fields = rawsql.fields_of(Poll, _BALLOT_POLL_FIELDS)
     voter, c = rawsql.table(PollVoter), rawsql.column
     columns = (
         f"{rawsql.column_list(Poll, fields, 'p')}, EXISTS(SELECT 1 FROM {voter} v"  # noqa: S608 - names from model metadata
         f" WHERE v.{c(PollVoter, 'poll')} = p.{c(Poll, 'id')} AND v.{c(PollVoter, 'user')} = u.{c(User, 'id')})"
     )
-    return columns, f"LEFT JOIN {rawsql.table(Poll)} p ON p.{c(Poll, 'id')} = %s"
+    return columns, f"LEFT JOIN {rawsql.table(Poll)} p ON p.{c(Poll, 'id')} = {poll_id}"
 
 
 def poll_for_cleared_voter(user: Any, row: tuple[Any, ...]) -> Poll | None:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from ecabinet.audit import events
 from ecabinet.audit.models import AuditEntry
@@ -201,3 +202,31 @@ def test_sign_out_everywhere_revokes_tokens_and_sessions(make_user, login_client
     assert response.status_code == 200 and response.json()["count"] == 1
     assert_problem(Client().get("/api/v1/me", **bearer(token)), 401, "token_invalid")
     assert browser.get("/").status_code == 302
+
+
+def test_several_tokens_are_read_at_once_each_request_with_its_own_answer(make_user):
+    """The ballot front door reads a batch's tokens with one statement: each request gets the
+    answer it would get alone, in order, a token sent twice gets two, a dead token none."""
+    from ecabinet.identity import actions
+
+    alive, other, revoked = (make_user(Role.MEMBER) for _ in range(3))
+    tokens = [get_token(user)["token"] for user in (alive, other, revoked)]
+    Device.objects.filter(user=revoked).update(revoked_at=timezone.now())
+    requests = [
+        (tokens[0], "10.0.0.1", None),
+        ("ecab_" + "z" * 40, "10.0.0.2", None),  # unknown
+        (tokens[2], "10.0.0.3", None),  # its device was revoked
+        ("not-a-token", "10.0.0.4", None),
+        (tokens[1], "10.0.0.5", None),
+        (tokens[0], "10.0.0.6", None),
+    ]
+    answers = actions.users_and_more_for_tokens(requests, record_rejection=True)
+    assert [user.pk if user else None for user, _ in answers] == [alive.pk, None, None, None, other.pk, alive.pk]
+    assert answers[0][0] is not answers[5][0]  # one instance per request
+    assert answers[0][0].api_device.user_id == alive.pk
+    rejected = AuditEntry.objects.filter(event=events.TOKEN_REJECTED)
+    assert [(e.actor_id, e.source_ip) for e in rejected] == [(revoked.pk, "10.0.0.3")]
+    assert [actions.user_and_more_for_token(t, source_ip=None)[0] for t in tokens[:2]] == [alive, other]
+    with pytest.raises(ValueError):  # one statement reads one variant of extra columns
+        mixed = actions.AlsoRead(name="x", build=lambda v: ("1", ""), params=(1,))
+        actions.users_and_more_for_tokens([(tokens[0], None, mixed), (tokens[1], None, None)])

@@ -23,6 +23,7 @@ from ecabinet.identity import errors as identity_errors
 from ecabinet.identity.models import LoginThrottle, User
 from ecabinet.pki.tests.factories import sign
 from ecabinet.voting import actions, errors, events
+from ecabinet.voting.core import ballot as ballot_core
 from ecabinet.voting.core import groupcommit
 from ecabinet.voting.models import Ballot, PollVoter
 from ecabinet.voting.tests.conftest import ballot_bytes, cast
@@ -33,8 +34,10 @@ pytestmark = pytest.mark.django_db
 def pending(voter, poll, choice="approve", *, code=None, **override):
     """A ballot that passed every check outside the lock, as ``cast_ballot`` makes it."""
     data = ballot_bytes(poll, voter, choice, **override)
-    code = code or voter.code()
-    return actions._checked(poll, data=data, signature=sign(voter.key, data), cms=None, totp=code, acting_user=voter.user, source_ip="10.0.0.9")
+    request = actions.BallotRequest(poll, voter.user, data, signature=sign(voter.key, data), totp=code or voter.code(), source_ip="10.0.0.9")
+    parsed = ballot_core.parse_ballot(data)
+    [reads] = actions._first_reads([(voter.user, request.source_ip, parsed.certificate_sha256)])
+    return actions._checked(request, parsed=parsed, malformed=None, reads=reads)
 
 
 def test_one_group_decides_each_ballot_and_keeps_every_refusal_in_the_chain(voting, item_poll):

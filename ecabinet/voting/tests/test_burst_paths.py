@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,15 +14,16 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from cryptography.hazmat.primitives import hashes
 from django.db import transaction
+from django.utils import timezone
 
 from ecabinet.audit.actions import lock_chain, record
 from ecabinet.audit.core.verify import LogVerifier
 from ecabinet.audit.models import AuditEntry
 from ecabinet.meetings.broadcast import meeting_group
 from ecabinet.pki import actions as pki_actions
-from ecabinet.pki.models import Authority
+from ecabinet.pki.models import Authority, MemberCertificate
 from ecabinet.pki.tests.factories import ForeignCa, new_member_key
-from ecabinet.voting import events, live_push, trust
+from ecabinet.voting import actions, errors, events, live_push, trust
 from ecabinet.voting.models import Ballot
 from ecabinet.voting.tests.conftest import cast, post_ballot, signed_body
 from ecabinet.voting.tests.test_ballots import refused
@@ -167,3 +169,60 @@ def test_the_push_due_later_runs_on_the_servers_event_loop(voting, item_poll, se
     assert pushed and pushed[-1]["cast"] == len(voters), pushed
     assert pushed[0]["cast"] == 1
     live_push.reset()
+
+
+def test_certificates_are_checked_ahead_and_a_revoked_or_expired_one_is_left_to_its_ballot(voting, item_poll):
+    first, second, third = voting.members[:3]
+    pki_actions.revoke_certificate(second.certificate, reason="key_compromise", acting_user=second.user, source_ip=None)
+    MemberCertificate.objects.filter(pk=third.certificate.pk).update(not_after=timezone.now() - timedelta(days=1))
+    store = trust.trust_store()
+    store._passed.clear()
+
+    assert trust.warm() == len(voting.voters) - 2
+    kept = {fingerprint for fingerprint, for_signing in store._passed if for_signing}
+    assert first.x509.fingerprint(hashes.SHA256()) in kept
+    assert second.x509.fingerprint(hashes.SHA256()) not in kept and third.x509.fingerprint(hashes.SHA256()) not in kept
+    # Checked ahead or not, the ballot's own checks decide: the revoked certificate is refused.
+    refused(post_ballot(second, item_poll, signed_body(item_poll, second)), 422, "certificate_revoked")
+    assert post_ballot(first, item_poll, signed_body(item_poll, first)).status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)  # the check ahead runs in a thread of its own
+def test_a_new_trust_store_has_its_certificates_checked_ahead_in_the_background(voting, settings):
+    settings.VOTE_WARM_CERTIFICATES = True
+    trust.trust_store()
+    pki_actions.publish_crl()  # a new CRL: the next read builds a new store, and checks ahead
+    store = trust.trust_store()
+    wanted = {voter.x509.fingerprint(hashes.SHA256()) for voter in voting.voters.values()}
+    deadline = time.monotonic() + 30
+    while not wanted <= {fingerprint for fingerprint, _ in store._passed} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert wanted <= {fingerprint for fingerprint, _ in store._passed}
+
+
+def test_a_fault_in_one_ballot_of_a_batch_is_that_ballots_alone(voting, item_poll, monkeypatch):
+    first, second, third = voting.members[:3]
+    checked = trust.check_member_certificate
+
+    def faulty(cert: Any, **kwargs: Any) -> Any:
+        if cert == second.x509:
+            raise RuntimeError("a fault in this ballot's check")
+        return checked(cert, **kwargs)
+
+    monkeypatch.setattr(trust, "check_member_certificate", faulty)
+    requests = []
+    for voter in (first, second, third):
+        body = signed_body(item_poll, voter, "approve")
+        requests.append(actions.BallotRequest(item_poll, voter.user, body["ballot"], signature=body["signature"], totp=body["totp"]))
+    requests.append(actions.BallotRequest(item_poll, voting.chair.user, signed_body(item_poll, voting.chair)["ballot"], totp=None))
+
+    outcomes = actions.cast_ballots(requests)
+
+    assert isinstance(outcomes[0], Ballot) and isinstance(outcomes[2], Ballot)
+    assert isinstance(outcomes[1], RuntimeError)
+    assert isinstance(outcomes[3], errors.StepUpRequired)
+    assert set(Ballot.objects.values_list("voter_id", flat=True)) == {first.user.pk, third.user.pk}
+    assert AuditEntry.objects.filter(event=events.BALLOT_REFUSED, actor=voting.chair.user).count() == 1
+    with pytest.raises(RuntimeError):
+        body = signed_body(item_poll, second, "reject")
+        actions.cast_ballot(item_poll, ballot=body["ballot"], signature=body["signature"], totp=body["totp"], acting_user=second.user)

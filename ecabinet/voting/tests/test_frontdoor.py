@@ -8,7 +8,9 @@ must reach Django whole, with nothing changed in the database on the way.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -16,10 +18,11 @@ from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.test import override_settings
 
+from ecabinet.audit import checks
 from ecabinet.audit.models import AuditEntry
 from ecabinet.identity.models import ApiToken
-from ecabinet.voting import events
-from ecabinet.voting.frontdoor import ROUTE, BallotFrontDoor
+from ecabinet.voting import events, frontdoor
+from ecabinet.voting.frontdoor import ROUTE, BallotFrontDoor, _Request
 from ecabinet.voting.models import Ballot, PollVoter
 from ecabinet.voting.tests.conftest import post_ballot, signed_body
 from ecabinet.web import metrics
@@ -235,3 +238,93 @@ def test_the_source_address_is_read_as_django_reads_it_behind_a_trusted_proxy(vo
     status, _, _ = request(front, ballots_path(item_poll), body, token=member.token, headers={"X-Forwarded-For": "198.51.100.4, 192.0.2.1"})
     assert status == 201
     assert AuditEntry.objects.get(seq=Ballot.objects.get().audit_seq).source_ip == "192.0.2.1"
+
+
+def serve_in_a_ballot_thread(batch: list[_Request]) -> list[Any]:
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(frontdoor._serve, batch).result(60)
+
+
+def test_a_batch_gives_each_request_its_own_answer_as_it_would_alone(voting, item_poll):
+    """One batch as a burst makes it: two good ballots, a wrong step-up code, a body that is not a
+    ballot, an unknown token, the same member twice (one poll allows one vote), and a good ballot
+    from a member the poll does not list."""
+    chair, first, second, third = voting.chair, *voting.members[:3]
+    PollVoter.objects.filter(poll=item_poll, user=third.user).delete()
+    path = ballots_path(item_poll)
+    wrong_code = signed_body(item_poll, second, "reject")
+    wrong_code["totp"] = "000000" if wrong_code["totp"] != "000000" else "111111"
+    first_body = signed_body(item_poll, first, "approve")
+    again = signed_body(item_poll, first, "reject")
+    again["totp"] = first_body["totp"]
+    batch = [
+        _Request(item_poll.pk, first.token, json.dumps(first_body).encode(), "10.1.1.1", path),
+        _Request(item_poll.pk, second.token, json.dumps(wrong_code).encode(), "10.1.1.2", path),
+        _Request(item_poll.pk, chair.token, b'{"ballot": 5}', "10.1.1.3", path),
+        _Request(item_poll.pk, "ecab_" + "x" * 40, json.dumps(signed_body(item_poll, chair, "approve")).encode(), "10.1.1.4", path),
+        _Request(item_poll.pk, first.token, json.dumps(again).encode(), "10.1.1.1", path),
+        _Request(item_poll.pk, chair.token, json.dumps(signed_body(item_poll, chair, "abstain")).encode(), "10.1.1.5", path),
+        _Request(item_poll.pk, third.token, json.dumps(signed_body(item_poll, third, "approve")).encode(), "10.1.1.6", path),
+    ]
+
+    answers = serve_in_a_ballot_thread(batch)
+
+    assert answers[2] is frontdoor._FALLBACK and answers[3] is frontdoor._FALLBACK and answers[6] is frontdoor._FALLBACK
+    status = [answer[0] if answer is not frontdoor._FALLBACK else None for answer in answers]
+    assert status == [201, 401, None, None, 401, 201, None]
+    codes = [json.loads(answers[n][2])["code"] for n in (1, 4)]
+    assert codes == ["mfa_invalid", "mfa_invalid"]  # the second use of one code is a replay
+    stored = {b.voter_id: b.choice for b in Ballot.objects.all()}
+    assert stored == {first.user.pk: "approve", chair.user.pk: "abstain"}
+    for n in (0, 5):
+        receipt = json.loads(answers[n][2])
+        ballot = Ballot.objects.get(sha256=receipt["ballot_sha256"])
+        assert receipt["audit_seq"] == ballot.audit_seq
+        assert AuditEntry.objects.get(seq=ballot.audit_seq).source_ip == batch[n].source_ip
+    replayed = AuditEntry.objects.filter(event="identity.mfa.replayed", actor=first.user)
+    assert replayed.count() == 1
+    assert checks.full_verify().report.ok
+
+
+def test_a_burst_through_the_front_door_answers_every_request_and_stores_each_ballot_once(voting, item_poll):
+    """Many requests at once through the ASGI application: they queue and are taken in batches by
+    the ballot threads; every one gets its own receipt."""
+    front = BallotFrontDoor(Django())
+    voters = [voting.chair, *voting.members]
+    bodies = [(voter, json.dumps(signed_body(item_poll, voter, "approve")).encode()) for voter in voters]
+
+    async def burst() -> list[tuple[int, bytes]]:
+        async def one(voter: Any, body: bytes) -> tuple[int, bytes]:
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "POST",
+                "scheme": "http",
+                "path": ballots_path(item_poll),
+                "raw_path": ballots_path(item_poll).encode(),
+                "root_path": "",
+                "query_string": b"",
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"authorization", f"Bearer {voter.token}".encode()),
+                ],
+                "client": ("203.0.113.9", 50000),
+                "server": ("testserver", 80),
+            }
+            communicator = ApplicationCommunicator(front, scope)
+            await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
+            start = await communicator.receive_output(timeout=60)
+            content = await communicator.receive_output(timeout=60)
+            return start["status"], content["body"]
+
+        return await asyncio.gather(*(one(voter, body) for voter, body in bodies))
+
+    answers = async_to_sync(burst)()
+
+    assert [status for status, _ in answers] == [201] * len(voters), answers
+    receipts = [json.loads(content)["ballot_sha256"] for _, content in answers]
+    stored = list(Ballot.objects.values_list("sha256", flat=True))
+    assert sorted(receipts) == sorted(stored) and len(set(stored)) == len(voters)
+    assert checks.full_verify().report.ok
