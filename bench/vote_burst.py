@@ -22,8 +22,8 @@ keys and inserting 500 rows (one committed transaction each) in a tight loop on 
 three times, the median kept.
 Prints one JSON object: throughput, p50/p99 latency, lost and duplicated counts over all rounds
 (must be 0/0) and the ratio to the bare limit. Knobs: BENCH_VOTERS (500), BENCH_CONCURRENCY (64),
-BENCH_ROUNDS (3), BENCH_WORKERS (1: ``ecabinet serve`` processes; the bare limit is always one
-process).
+BENCH_ROUNDS (3), BENCH_WORKERS (``ecabinet serve`` processes; one per core, at most four, by default, as a
+deployment runs them; the bare limit is always one process).
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ from ecabinet.voting.tests.vote_servers import Server, child_env, free_port, mem
 
 VOTERS = int(os.environ.get("BENCH_VOTERS", "500"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "64"))
-WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
+# One server process per core (at most four), as docs/deployment.md advises for `ecabinet serve --workers`.
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(min(4, os.cpu_count() or 1))))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/ecabinet_bench"
 CHOICES = ["approve", "reject", "abstain"]
