@@ -1,7 +1,9 @@
 """Every change to polls and ballots: create, open, cast, close (by the chair or at the deadline).
 
 A ballot is checked in full (step-up code, canonical form, signature, certificate path and
-revocation *now*, owner, question hash, choice) before any lock is taken. Then it joins the next
+revocation *now*, owner, question hash, choice) before any lock is taken; ballots that arrive
+together (``cast_ballots``, a batch from the front door) share one read of what those checks
+need. Then it joins the next
 group of ballots (``_writer``): one short transaction takes the audit chain's lock, reads in one
 statement, for every ballot of the group, whether the voter is eligible, the poll open, the
 voter's counted ballot (if any) and whether the nonce or hash is stored, and the chain's head;

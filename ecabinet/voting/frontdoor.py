@@ -10,8 +10,9 @@ It takes a request only when it is a well-formed device ballot: a bearer token, 
 the size limit that parses as the ballot schema, a live token, and a poll the token's user is a
 cleared voter of. Anything else, before any step has changed anything, goes to Django with the body
 it has read, and Django answers it exactly as it always has (the same problem, audit entry and
-status). From there on the same ``actions.cast_ballot`` as the Ninja view decides, and its refusals
-are answered as the API's exception handler answers them. So the behaviour is the API's; this only
+status). From there on the same ``actions.cast_ballots`` as the Ninja view decides (its
+``cast_ballot`` is a batch of one), and its refusals are answered as the API's exception handler
+answers them. So the behaviour is the API's; this only
 skips the parts of the path that a device ballot does not use (sessions, CSRF, locale, messages).
 
 The requests queue as they arrive and are taken in batches (``_Batcher``) by at most
@@ -148,19 +149,27 @@ class _Batcher:
         return request.answer
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        while True:
-            with self._lock:
-                if not self._queue:
-                    self._working -= 1
-                    return
-                batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
-            try:
-                outcomes = _serve(batch)
-            except BaseException:  # _serve answers every failure itself; this is the last resort
-                log.exception("ballot batch failed")
-                outcomes = [_server_error(request.path) for request in batch]
-            with contextlib.suppress(RuntimeError):  # the event loop has closed (shutdown): no one is waiting
-                loop.call_soon_threadsafe(_deliver, batch, outcomes)
+        # One database connection for the whole run of batches: the pool lends its idle connections
+        # in turn, and statements are prepared per connection (after five uses), so a connection
+        # taken afresh for each batch would rarely have them prepared. Given back when the queue is
+        # empty, or at once after a batch that failed.
+        close_old_connections()
+        try:
+            while True:
+                with self._lock:
+                    if not self._queue:
+                        self._working -= 1
+                        return
+                    batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+                try:
+                    outcomes = _serve(batch)
+                except BaseException:  # _serve answers every failure itself; this is the last resort
+                    log.exception("ballot batch failed")
+                    outcomes = [_server_error(request.path) for request in batch]
+                with contextlib.suppress(RuntimeError):  # the event loop has closed (shutdown): no one is waiting
+                    loop.call_soon_threadsafe(_deliver, batch, outcomes)
+        finally:
+            close_old_connections()
 
 
 def _deliver(batch: Sequence[_Request], outcomes: Sequence[Any]) -> None:
@@ -243,14 +252,12 @@ def _is_secure(scope: Scope) -> bool:
 
 def _serve(batch: Sequence[_Request]) -> list[Any]:
     """In a ballot thread: for each request, ``_FALLBACK`` or (status, content type, body)."""
-    close_old_connections()
     try:
         return _cast(batch)
     except Exception:  # what the batch shares failed (its reads): every request gets the 500
         log.exception("unhandled API error on a batch of %d ballots", len(batch))
+        connection.close()  # the next batch starts on a sound connection
         return [_server_error(request.path) for request in batch]
-    finally:
-        close_old_connections()
 
 
 def _cast(batch: Sequence[_Request]) -> list[Any]:

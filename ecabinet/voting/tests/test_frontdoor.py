@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
+from django.db import connection
 from django.test import override_settings
 
 from ecabinet.audit import checks
@@ -242,7 +243,10 @@ def test_the_source_address_is_read_as_django_reads_it_behind_a_trusted_proxy(vo
 
 def serve_in_a_ballot_thread(batch: list[_Request]) -> list[Any]:
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(frontdoor._serve, batch).result(60)
+        try:
+            return pool.submit(frontdoor._serve, batch).result(60)
+        finally:
+            pool.submit(lambda: connection.close()).result(10)  # as the ballot thread gives its connection back
 
 
 def test_a_batch_gives_each_request_its_own_answer_as_it_would_alone(voting, item_poll):
