@@ -106,7 +106,7 @@ def dispatchers() -> int:
     """Two threads: while one waits for the database (its group's commit), the other checks its
     batch. With a connection pool, at most half of it, so Django's requests still find connections.
     On SQLite one: it takes one writer at a time, and a second thread would only wait for it."""
-    if connection.vendor == "sqlite":
+    if "sqlite" in settings.DATABASES["default"]["ENGINE"]:  # read from settings: this runs on the event loop
         return 1
     pool = int(getattr(settings, "DB_POOL_SIZE", 0) or 0)
     return max(1, min(DISPATCHERS, pool // 2)) if pool else DISPATCHERS
@@ -153,7 +153,7 @@ class _Batcher:
         # in turn, and statements are prepared per connection (after five uses), so a connection
         # taken afresh for each batch would rarely have them prepared. Given back when the queue is
         # empty, or at once after a batch that failed.
-        close_old_connections()
+        _give_back_connection()
         try:
             while True:
                 with self._lock:
@@ -169,7 +169,16 @@ class _Batcher:
                 with contextlib.suppress(RuntimeError):  # the event loop has closed (shutdown): no one is waiting
                     loop.call_soon_threadsafe(_deliver, batch, outcomes)
         finally:
-            close_old_connections()
+            _give_back_connection()
+
+
+def _give_back_connection() -> None:
+    """``close_old_connections`` that cannot stop a ballot thread: a thread that ended on an error
+    here would leave the queue believing it still works, and ballots waiting for no one."""
+    try:
+        close_old_connections()
+    except Exception:
+        log.exception("could not give the ballot thread's database connection back")
 
 
 def _deliver(batch: Sequence[_Request], outcomes: Sequence[Any]) -> None:

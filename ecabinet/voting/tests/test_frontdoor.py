@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -332,3 +333,23 @@ def test_a_burst_through_the_front_door_answers_every_request_and_stores_each_ba
     stored = list(Ballot.objects.values_list("sha256", flat=True))
     assert sorted(receipts) == sorted(stored) and len(set(stored)) == len(voters)
     assert checks.full_verify().report.ok
+
+
+def test_a_ballot_thread_that_cannot_give_its_connection_back_still_answers_and_stops(voting, item_poll, monkeypatch):
+    """A failure handing the connection back is logged; it must not end the thread with the queue
+    believing it still works (later ballots would wait for no one)."""
+
+    def broken() -> None:
+        raise RuntimeError("the pool is gone")
+
+    monkeypatch.setattr(frontdoor, "close_old_connections", broken)
+    front = BallotFrontDoor(Django())
+    for member in voting.members[:2]:
+        status, _, content = request(front, ballots_path(item_poll), json.dumps(signed_body(item_poll, member, "approve")).encode(), token=member.token)
+        assert status == 201, content
+    assert front._batcher is not None
+    deadline = time.monotonic() + 10
+    while front._batcher._working and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert front._batcher._working == 0
+    assert Ballot.objects.count() == 2
