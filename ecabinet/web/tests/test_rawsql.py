@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ecabinet import rawsql
@@ -36,6 +36,56 @@ def test_json_fields_are_decoded_and_unselected_fields_are_deferred():
     assert plain.details == {"choices": ["Tán thành", 2], "nested": {"đ": None}}
     assert plain.get_deferred_fields() >= {"event", "created_at", "entry_hash"}
     assert plain.event == "test.rawsql" and plain.created_at == entry.created_at  # a deferred field loads when read, as with .only()
+
+
+def _fields_of(obj):
+    return {name: value for name, value in obj.__dict__.items() if name != "_state"}
+
+
+def test_rows_become_the_instances_from_db_makes_without_its_init():
+    user = UserFactory(username="rawsql-direct", full_name="Thứ trưởng Lê")
+    names = ["id", "username", "full_name", "totp_last_step", "is_active"]
+    fields = rawsql.fields_of(User, names)
+    with rawsql.cursor() as cursor:
+        cursor.execute(f"SELECT {rawsql.column_list(User, fields, 'u')} FROM {rawsql.table(User)} u WHERE u.id = %s", [user.pk])  # noqa: S608
+        plain = rawsql.instance(User, fields, cursor.fetchone())
+    orm = User.objects.only(*names).get(pk=user.pk)
+    assert rawsql._converters[(connection.vendor, User, tuple(f.attname for f in fields))][1]  # built directly
+    assert type(plain) is User and _fields_of(plain) == _fields_of(orm)
+    assert (plain._state.adding, plain._state.db) == (False, orm._state.db)
+    assert plain.get_deferred_fields() == orm.get_deferred_fields() and "email" in plain.get_deferred_fields()
+    assert plain.email == user.email  # a deferred field still loads when read
+    plain.full_name = "Bộ trưởng Lê"
+    plain.save(update_fields=["full_name"])  # and the instance saves as the ORM's would
+    assert User.objects.get(pk=user.pk).full_name == "Bộ trưởng Lê"
+
+
+def test_a_model_that_does_more_when_loaded_goes_through_from_db(monkeypatch):
+    from django.db.models.signals import post_init
+
+    device = Device.objects.create(user=UserFactory(), name="iPad")
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Device)
+    try:
+        plain = rawsql.by_field(Device, "id", device.pk)
+    finally:
+        post_init.disconnect(receiver, sender=Device)
+    assert seen == [plain]  # a post_init receiver sees it, as it would see the ORM's
+
+    original = Device.from_db.__func__
+
+    def from_db(cls, db, field_names, values):
+        new = original(cls, db, field_names, values)
+        new.loaded_by_from_db = True
+        return new
+
+    monkeypatch.setattr(Device, "from_db", classmethod(from_db))
+    monkeypatch.setattr(rawsql, "_converters", {})
+    assert rawsql.by_field(Device, "id", device.pk).loaded_by_from_db
 
 
 def test_unknown_field_names_are_refused():
@@ -84,6 +134,20 @@ def test_insert_stores_rows_as_bulk_create_would_and_gives_them_their_keys():
         for field in AuditEntry._meta.concrete_fields:
             assert getattr(stored, field.attname) == getattr(entry, field.attname), field.name
     assert checks.full_verify().report.ok
+
+
+def test_insert_passes_plain_values_as_they_are_and_prepares_the_rest_as_the_orm_does():
+    from django.utils.translation import gettext_lazy
+
+    user = UserFactory()
+    devices = [
+        Device(user=user, name=gettext_lazy("Máy tính bảng"), user_agent=12345, kind=Device.Kind.BROWSER),  # a lazy string, an int for text
+        Device(user_id=user.pk, name="iPad", last_seen_at=timezone.now()),
+    ]
+    rawsql.insert(Device, devices)
+    stored = {d.pk: d for d in Device.objects.filter(pk__in=[d.pk for d in devices])}
+    assert (stored[devices[0].pk].name, stored[devices[0].pk].user_agent, stored[devices[0].pk].kind) == ("Máy tính bảng", "12345", "browser")
+    assert stored[devices[1].pk].user_id == user.pk and stored[devices[1].pk].last_seen_at == devices[1].last_seen_at
 
 
 def test_insert_refused_by_a_unique_column_writes_nothing():
