@@ -121,7 +121,8 @@ def test_a_device_ballot_is_answered_by_the_front_door_as_the_api_answers_it(vot
     # The same request through Django and Ninja, from another member: the same fields, types and headers.
     reference = post_ballot(other, item_poll, signed_body(item_poll, other, "reject"))
     assert reference.status_code == 201
-    assert set(receipt) == set(reference.json()) and receipt["poll"] == reference.json()["poll"] == item_poll.pk
+    assert list(receipt) == list(reference.json()) and receipt["poll"] == reference.json()["poll"] == item_poll.pk
+    assert {k: type(v) for k, v in receipt.items()} == {k: type(v) for k, v in reference.json().items()}
     assert len(receipt["received_at"]) == len(reference.json()["received_at"])
     assert headers["content-type"] == reference["Content-Type"]
     for name in ("X-Content-Type-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy", "X-Frame-Options"):
