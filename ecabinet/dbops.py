@@ -30,7 +30,7 @@ class DropPatternIndexes(Operation):
         return self.__class__.__qualname__, [], {"model_name": self.model_name, "fields": self.fields}
 
     def state_forwards(self, app_label: str, state: Any) -> None:
-        pass
+        """Nothing: the models are unchanged, only the database loses indexes Django never reads."""
 
     def _each(self, app_label: str, schema_editor: Any, to_state: Any) -> Any:
         if schema_editor.connection.vendor != "postgresql":
