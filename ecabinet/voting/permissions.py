@@ -8,6 +8,7 @@ the consultation's classification sees it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -71,9 +72,15 @@ def ballot_poll_read(poll_id: int) -> Any:
     return AlsoRead(name="voting.ballot_poll", build=_ballot_poll_sql, params=(poll_id,))
 
 
+@functools.cache
+def _ballot_poll_fields() -> list[Any]:
+    """The poll fields the ballot path reads, in the model's order: made once, read per ballot."""
+    return rawsql.fields_of(Poll, _BALLOT_POLL_FIELDS)
+
+
 def _ballot_poll_sql(poll_id: str) -> tuple[str, str]:
     """``poll_id``: the SQL standing for the poll's id (a parameter, or a column of the batch's rows)."""
-    fields = rawsql.fields_of(Poll, _BALLOT_POLL_FIELDS)
+    fields = _ballot_poll_fields()
     voter, c = rawsql.table(PollVoter), rawsql.column
     columns = (
         f"{rawsql.column_list(Poll, fields, 'p')}, EXISTS(SELECT 1 FROM {voter} v"  # noqa: S608 - names from model metadata
@@ -88,7 +95,7 @@ def poll_for_cleared_voter(user: Any, row: tuple[Any, ...]) -> Poll | None:
     the caller then asks the full rules (``can_see_poll``)."""
     if not row or not is_signed_in(user) or row[0] is None or not row[-1]:
         return None
-    poll = rawsql.instance(Poll, rawsql.fields_of(Poll, _BALLOT_POLL_FIELDS), row[:-1])
+    poll = rawsql.instance(Poll, _ballot_poll_fields(), row[:-1])
     return poll if user.clearance >= poll.classification else None
 
 
